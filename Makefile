@@ -1,0 +1,28 @@
+# `make demo` and `make test` bootstrap .venv themselves on a fresh machine with Python 3.11.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The extras to install; a GPU machine can run `make demo EXTRAS=gpu`.
+EXTRAS ?= cpu
+
+.PHONY: demo test install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip setuptools wheel
+
+# A stamp per extras set; it is redone when the package metadata changes.
+$(VENV)/.installed-%: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e ".[$*]"
+	touch $@
+
+install: $(VENV)/.installed-$(EXTRAS)
+
+demo: $(VENV)/.installed-$(EXTRAS)
+	$(BIN)/python examples/fusion_quickstart.py
+
+test: $(VENV)/.installed-$(EXTRAS),test
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Procedural dataset generators: synthetic modality tensors with controllable properties."""

@@ -1,0 +1,24 @@
+"""Reusable Keras 3 layers for multimodal models. They use `keras.ops` only."""
+
+from msa_tf.layers.cross_attention_block import CrossAttentionBlock
+from msa_tf.layers.fusion import AdaptiveFusionHead, CrossModalFusion
+from msa_tf.layers.masked_pooling import MaskedPooling
+from msa_tf.layers.masking import create_padding_mask
+from msa_tf.layers.multi_head_attention import MaskedMultiHeadAttention
+from msa_tf.layers.positional_embedding import (
+    LearnablePositionalEmbedding,
+    SinusoidalPositionalEmbedding,
+)
+from msa_tf.layers.transformer_block import TransformerBlock
+
+__all__ = [
+    "AdaptiveFusionHead",
+    "CrossAttentionBlock",
+    "CrossModalFusion",
+    "LearnablePositionalEmbedding",
+    "MaskedMultiHeadAttention",
+    "MaskedPooling",
+    "SinusoidalPositionalEmbedding",
+    "TransformerBlock",
+    "create_padding_mask",
+]

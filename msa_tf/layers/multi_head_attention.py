@@ -1,0 +1,126 @@
+"""Multi-head attention with boolean padding masks that is safe in float16."""
+
+import math
+
+import keras
+from keras import ops
+
+from msa_tf.layers.masking import attention_mask, check_mask
+from msa_tf.validation import check_divisible, check_positive_int, check_rate
+
+
+@keras.saving.register_keras_serializable(package="msa_tf")
+class MaskedMultiHeadAttention(keras.layers.Layer):
+    """Multi-head scaled dot-product attention with boolean padding masks.
+
+    Queries come from `query`; keys and values from `value`. The key projection has
+    no bias: a key bias adds the same amount to every score of a query, which the
+    softmax removes, so it could never learn. Under `mixed_float16` the scores are
+    computed in float32 (float16 overflows for inputs around 1e4) and the softmax
+    always runs in float32; masking uses booleans, never a large negative number
+    added in half precision. A query whose keys are all padding attends to nothing
+    and gets a zero context.
+
+    Args:
+        width: size of the output and of the attention space; a multiple of
+            `num_heads`.
+        num_heads: number of attention heads.
+        dropout: dropout rate on the attention weights, in [0, 1).
+
+    Call arguments:
+        query: `(batch, query_time, query_dim)`.
+        value: `(batch, value_time, value_dim)`.
+        query_mask: optional boolean `(batch, query_time)`, `True` = real step.
+        value_mask: optional boolean `(batch, value_time)`, `True` = real step.
+        causal: if `True`, query step `i` sees value steps `<= i` only.
+        return_attention_scores: if `True`, also returns the attention weights
+            `(batch, num_heads, query_time, value_time)` in float32.
+        training: Python boolean, enables dropout.
+
+    Example:
+    >>> layer = MaskedMultiHeadAttention(width=8, num_heads=2)
+    >>> layer(np.ones((2, 5, 8)), np.ones((2, 3, 4))).shape
+    TensorShape([2, 5, 8])
+
+    Reference:
+        Vaswani et al., "Attention Is All You Need", NeurIPS 2017.
+    """
+
+    def __init__(self, width, num_heads, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.width = check_positive_int("width", width)
+        self.num_heads = check_positive_int("num_heads", num_heads)
+        check_divisible("width", width, "num_heads", num_heads)
+        self.dropout = check_rate("dropout", dropout)
+        self.supports_masking = True
+
+    def build(self, query_shape, value_shape):
+        head_dim = self.width // self.num_heads
+        heads = (None, self.num_heads, head_dim)
+
+        def projection(name, use_bias):
+            return keras.layers.EinsumDense(
+                "btd,dhk->bthk",
+                output_shape=heads,
+                bias_axes="hk" if use_bias else None,
+                dtype=self.dtype_policy,
+                name=name,
+            )
+
+        self.query_dense = projection("query", use_bias=True)
+        self.key_dense = projection("key", use_bias=False)
+        self.value_dense = projection("value", use_bias=True)
+        self.output_dense = keras.layers.EinsumDense(
+            "bthk,hkd->btd",
+            output_shape=(None, self.width),
+            bias_axes="d",
+            dtype=self.dtype_policy,
+            name="attention_output",
+        )
+        self.softmax = keras.layers.Softmax(axis=-1, dtype="float32", name="softmax")
+        self.weights_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.query_dense.build(query_shape)
+        self.key_dense.build(value_shape)
+        self.value_dense.build(value_shape)
+        self.output_dense.build((query_shape[0], query_shape[1], self.num_heads, head_dim))
+        self._scale = 1.0 / math.sqrt(head_dim)
+
+    def call(
+        self,
+        query,
+        value,
+        query_mask=None,
+        value_mask=None,
+        causal=False,
+        return_attention_scores=False,
+        training=None,
+    ):
+        query_mask = check_mask(query_mask, query, "query_mask")
+        value_mask = check_mask(value_mask, value, "value_mask")
+        q = self.query_dense(query) * ops.cast(self._scale, self.compute_dtype)
+        k = self.key_dense(value)
+        v = self.value_dense(value)
+        if self.compute_dtype == "float16":
+            q, k = ops.cast(q, "float32"), ops.cast(k, "float32")
+        scores = ops.einsum("bqhd,bkhd->bhqk", q, k)
+        mask = attention_mask(
+            query_mask, value_mask, ops.shape(query)[1], ops.shape(value)[1], causal
+        )
+        weights = self.softmax(scores, mask=None if mask is None else mask[:, None])
+        dropped = self.weights_dropout(ops.cast(weights, self.compute_dtype), training=training)
+        context = ops.einsum("bhqk,bkhd->bqhd", dropped, v)
+        outputs = self.output_dense(context)
+        if return_attention_scores:
+            return outputs, weights
+        return outputs
+
+    def compute_mask(self, query, previous_mask=None):
+        return previous_mask
+
+    def compute_output_shape(self, query_shape, value_shape):
+        return (*query_shape[:-1], self.width)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(width=self.width, num_heads=self.num_heads, dropout=self.dropout)
+        return config

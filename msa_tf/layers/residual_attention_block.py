@@ -1,0 +1,101 @@
+"""The shared body of `TransformerBlock` and `CrossAttentionBlock`."""
+
+import keras
+
+from msa_tf.layers.multi_head_attention import MaskedMultiHeadAttention
+from msa_tf.validation import check_divisible, check_positive_int, check_rate
+
+
+class ResidualAttentionBlock(keras.layers.Layer):
+    """Attention and feed-forward sub-layers, each wrapped in a residual connection.
+
+    Subclasses build the attention sub-layer and decide what it attends to. With
+    `norm_first=True` (pre-norm) each sub-layer sees a normalised input and adds to
+    the residual stream; with `norm_first=False` (post-norm, the original
+    Transformer) the sum is normalised. Normalisation statistics run in float32.
+    """
+
+    def __init__(
+        self,
+        width,
+        num_heads,
+        ff_dim=None,
+        dropout=0.0,
+        norm_first=True,
+        activation="gelu",
+        layer_norm_epsilon=1e-5,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.width = check_positive_int("width", width)
+        self.num_heads = check_positive_int("num_heads", num_heads)
+        check_divisible("width", width, "num_heads", num_heads)
+        self.ff_dim = None if ff_dim is None else check_positive_int("ff_dim", ff_dim)
+        self.dropout = check_rate("dropout", dropout)
+        self.norm_first = bool(norm_first)
+        self.activation = keras.activations.serialize(keras.activations.get(activation))
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.supports_masking = True
+
+    def _check_width(self, name, shape):
+        if shape[-1] != self.width:
+            raise ValueError(
+                f"The last dimension of `{name}` must equal `width`={self.width}; "
+                f"received {name} with shape {tuple(shape)}"
+            )
+
+    def _layer_norm(self, name):
+        return keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
+        )
+
+    def _build_sublayers(self, query_shape, value_shape):
+        self._check_width(self._query_name, query_shape)
+        self.attention = MaskedMultiHeadAttention(
+            self.width, self.num_heads, self.dropout, dtype=self.dtype_policy, name="attention"
+        )
+        self.attention.build(query_shape, value_shape)
+        self.attention_norm = self._layer_norm("attention_norm")
+        self.attention_norm.build(query_shape)
+        self.ff_hidden = keras.layers.Dense(
+            self.ff_dim or 4 * self.width,
+            activation=self.activation,
+            dtype=self.dtype_policy,
+            name="ff_hidden",
+        )
+        self.ff_hidden.build(query_shape)
+        self.ff_output = keras.layers.Dense(self.width, dtype=self.dtype_policy, name="ff_output")
+        self.ff_output.build((*query_shape[:-1], self.ff_dim or 4 * self.width))
+        self.ff_norm = self._layer_norm("ff_norm")
+        self.ff_norm.build(query_shape)
+        self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+
+    def _residual(self, x, norm, sublayer, training):
+        if self.norm_first:
+            return x + self.residual_dropout(sublayer(norm(x)), training=training)
+        return norm(x + self.residual_dropout(sublayer(x), training=training))
+
+    def _attend_then_feed_forward(self, x, attend, training):
+        x = self._residual(x, self.attention_norm, attend, training)
+        return self._residual(
+            x, self.ff_norm, lambda h: self.ff_output(self.ff_hidden(h)), training
+        )
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return previous_mask
+
+    def compute_output_shape(self, *shapes):
+        return shapes[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            width=self.width,
+            num_heads=self.num_heads,
+            ff_dim=self.ff_dim,
+            dropout=self.dropout,
+            norm_first=self.norm_first,
+            activation=self.activation,
+            layer_norm_epsilon=self.layer_norm_epsilon,
+        )
+        return config
