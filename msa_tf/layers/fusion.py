@@ -153,9 +153,6 @@ class CrossModalFusion(keras.layers.Layer):
         # theirs by passing them explicitly.
         return [previous_mask, None, None]
 
-    def compute_output_shape(self, text_shape, audio_shape, vision_shape):
-        return text_shape, audio_shape, vision_shape
-
     def get_config(self):
         config = super().get_config()
         config.update(

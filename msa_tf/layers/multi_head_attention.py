@@ -117,9 +117,6 @@ class MaskedMultiHeadAttention(keras.layers.Layer):
     def compute_mask(self, query, previous_mask=None):
         return previous_mask
 
-    def compute_output_shape(self, query_shape, value_shape):
-        return (*query_shape[:-1], self.width)
-
     def get_config(self):
         config = super().get_config()
         config.update(width=self.width, num_heads=self.num_heads, dropout=self.dropout)

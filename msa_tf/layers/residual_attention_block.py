@@ -84,9 +84,6 @@ class ResidualAttentionBlock(keras.layers.Layer):
     def compute_mask(self, inputs, previous_mask=None):
         return previous_mask
 
-    def compute_output_shape(self, *shapes):
-        return shapes[0]
-
     def get_config(self):
         config = super().get_config()
         config.update(

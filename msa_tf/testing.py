@@ -1,0 +1,306 @@
+"""The standard checks for a Keras layer or model, for msa-tf and for your own layers.
+
+`run_layer_checks` runs them all; each check is also a public function. A failed
+check raises `AssertionError` naming the layer and what went wrong.
+
+Example (in a pytest test):
+
+    from msa_tf.testing import run_layer_checks
+
+    def test_my_layer(tmp_path):
+        x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+        mask = np.array([[True] * 5, [True] * 3 + [False] * 2])
+        run_layer_checks(MyLayer, {"width": 8}, {"inputs": x, "mask": mask},
+                         output_masks="mask", work_dir=tmp_path)
+
+`call_inputs` holds the keyword arguments of `call()`: arrays, lists of arrays, or
+`None`. A tensor argument `x` is padded by the mask argument `x_mask` (`inputs` by
+`mask`, element by element for lists). `output_masks` says which mask marks the real
+steps of each output (a key of `call_inputs`, or `None` for outputs without time).
+"""
+
+import copy
+import inspect
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+
+MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
+LARGE_MAGNITUDE = 1.0e4
+
+_FRESH_PROCESS_SCRIPT = """
+import importlib, json, sys
+import keras, numpy as np
+spec = json.loads(sys.argv[1])
+for module in spec["modules"]:
+    importlib.import_module(module)
+model = keras.saving.load_model(spec["model"])
+data = np.load(spec["inputs"])
+inputs = [data[f"input_{i}"] for i in range(len(data.files))]
+outputs = keras.tree.flatten(model(inputs, training=False))
+np.savez(spec["outputs"], *[keras.ops.convert_to_numpy(o) for o in outputs])
+"""
+
+
+def _fail(layer_name, message):
+    raise AssertionError(f"{layer_name}: {message}")
+
+
+def _numpy(structure):
+    return keras.tree.map_structure(keras.ops.convert_to_numpy, structure)
+
+
+def _flat_outputs(outputs):
+    return [np.asarray(o) for o in keras.tree.flatten(_numpy(outputs))]
+
+
+def _is_float(array):
+    return np.issubdtype(np.asarray(array).dtype, np.floating)
+
+
+def _mask_key(key):
+    return "mask" if key == "inputs" else f"{key}_mask"
+
+
+def padded_pairs(call_inputs):
+    """Yields `(key, index, mask)` for every tensor in `call_inputs` that has a mask.
+
+    `index` is `None` for a plain tensor argument and the list position otherwise.
+    """
+    for key, value in call_inputs.items():
+        masks = call_inputs.get(_mask_key(key))
+        if masks is None or key.endswith("mask"):
+            continue
+        if isinstance(value, (list, tuple)):
+            for index, mask in enumerate(masks):
+                if mask is not None:
+                    yield key, index, np.asarray(mask, bool)
+        else:
+            yield key, None, np.asarray(masks, bool)
+
+
+def _with_padding_replaced(call_inputs, seed=1):
+    """Returns a copy of `call_inputs` with random values at every padded step."""
+    rng = np.random.default_rng(seed)
+    changed = copy.deepcopy(call_inputs)
+    for key, index, mask in padded_pairs(call_inputs):
+        holder, slot = (changed, key) if index is None else (changed[key], index)
+        values = np.array(holder[slot])
+        if _is_float(values):
+            noise = rng.normal(scale=10.0, size=values.shape)
+        else:
+            noise = rng.integers(1, 100, size=values.shape)
+        pad = ~mask.reshape(mask.shape + (1,) * (values.ndim - 2))
+        holder[slot] = np.where(pad, noise, values).astype(values.dtype)
+    return changed
+
+
+def _scaled(call_inputs, factor):
+    """Multiplies every float tensor (not masks, not token ids) by `factor`."""
+    return keras.tree.map_structure(
+        lambda a: (np.asarray(a) * factor).astype(np.asarray(a).dtype) if _is_float(a) else a,
+        call_inputs,
+    )
+
+
+def check_config_round_trip(layer_cls, init_kwargs):
+    """Every `__init__` argument is in `get_config()`, and `from_config` reproduces it."""
+    layer = layer_cls(**init_kwargs)
+    config = layer.get_config()
+    parameters = inspect.signature(layer_cls.__init__).parameters
+    names = [
+        name
+        for name, p in parameters.items()
+        if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    missing = [name for name in names if name not in config]
+    if missing:
+        _fail(layer_cls.__name__, f"get_config() lacks __init__ arguments {missing}")
+    for name, value in init_kwargs.items():
+        if name in config and config[name] != value and not isinstance(value, (list, tuple)):
+            _fail(layer_cls.__name__, f"get_config()[{name!r}]={config[name]!r}, given {value!r}")
+    clone = layer_cls.from_config(config)
+    if clone.get_config() != config:
+        _fail(layer_cls.__name__, "from_config(get_config()) gives a different config")
+    json.dumps(config)
+
+
+def check_padding_invariance(layer, call_inputs, output_masks=None):
+    """Random values written into padded steps leave every real output unchanged."""
+    pairs = list(padded_pairs(call_inputs))
+    if not any((~mask).any() for _, _, mask in pairs):
+        _fail(layer.name, "call_inputs has no padded step, so padding invariance is untested")
+    before = _flat_outputs(layer(**call_inputs, training=False))
+    after = _flat_outputs(layer(**_with_padding_replaced(call_inputs), training=False))
+    if isinstance(output_masks, (list, tuple)):
+        masks = list(output_masks)
+    else:
+        masks = [output_masks] * len(before)
+    for position, (old, new, mask_key) in enumerate(zip(before, after, masks)):
+        real = np.ones(old.shape, bool)
+        if mask_key is not None:
+            mask = np.asarray(call_inputs[mask_key], bool)
+            real = np.broadcast_to(mask.reshape(mask.shape + (1,) * (old.ndim - 2)), old.shape)
+        if not np.allclose(old[real], new[real], rtol=1e-5, atol=1e-5):
+            worst = float(np.max(np.abs(old[real] - new[real])))
+            _fail(layer.name, f"output {position} changed by {worst:g} when padding changed")
+
+
+def check_gradients(layer, call_inputs, seed=0):
+    """Every trainable weight receives a non-zero gradient (TensorFlow backend)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    with tf.GradientTape() as tape:
+        outputs = keras.tree.flatten(layer(**call_inputs, training=False))
+        loss = 0.0
+        for output in outputs:
+            weights = rng.normal(size=output.shape).astype("float32")
+            loss += tf.reduce_sum(tf.cast(output, "float32") * weights)
+    variables = [w.value for w in layer.trainable_weights]
+    gradients = tape.gradient(loss, variables)
+    dead = [
+        w.path
+        for w, g in zip(layer.trainable_weights, gradients)
+        if g is None or not np.any(keras.ops.convert_to_numpy(g))
+    ]
+    if dead:
+        _fail(layer.name, f"no gradient reaches trainable weights {dead}")
+
+
+def wrap_in_model(layer, call_inputs):
+    """A functional model whose inputs are the flattened `call_inputs`."""
+    flat = keras.tree.flatten(call_inputs)
+    inputs = [
+        keras.Input(shape=np.shape(a)[1:], dtype=str(np.asarray(a).dtype), name=f"input_{i}")
+        for i, a in enumerate(flat)
+    ]
+    outputs = layer(**keras.tree.pack_sequence_as(call_inputs, inputs))
+    return keras.Model(inputs, outputs), [np.asarray(a) for a in flat]
+
+
+def check_keras_round_trip(model, arrays, work_dir, modules=()):
+    """A `.keras` file loaded in a fresh Python process gives identical outputs."""
+    work_dir = Path(work_dir)
+    model_path = work_dir / "model.keras"
+    model.save(model_path)
+    np.savez(work_dir / "inputs.npz", **{f"input_{i}": a for i, a in enumerate(arrays)})
+    spec = {
+        "modules": list(modules),
+        "model": str(model_path),
+        "inputs": str(work_dir / "inputs.npz"),
+        "outputs": str(work_dir / "outputs.npz"),
+    }
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    run = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS_SCRIPT, json.dumps(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if run.returncode != 0:
+        _fail(model.name, f"loading the .keras file in a fresh process failed:\n{run.stderr[-3000:]}")
+    expected = _flat_outputs(model(arrays, training=False))
+    loaded = np.load(spec["outputs"])
+    for i, want in enumerate(expected):
+        got = loaded[f"arr_{i}"]
+        if got.shape != want.shape or not np.array_equal(got, want):
+            _fail(model.name, f"output {i} differs after the .keras round trip")
+
+
+def check_xla_fit_step(model, arrays, seed=0):
+    """One `fit` step with `jit_compile=True` runs, gives a finite loss and moves weights."""
+    rng = np.random.default_rng(seed)
+    targets = [rng.normal(size=o.shape).astype("float32") for o in _flat_outputs(model(arrays))]
+    before = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", jit_compile=True)
+    with warnings.catch_warnings():
+        # A layer without weights (a pooling) still has to compile and run.
+        warnings.filterwarnings("ignore", "The model does not have any trainable weights")
+        history = model.fit(
+            arrays,
+            targets if len(targets) > 1 else targets[0],
+            batch_size=len(arrays[0]),
+            epochs=1,
+            verbose=0,
+        )
+    loss = history.history["loss"][-1]
+    if not np.isfinite(loss):
+        _fail(model.name, f"jit-compiled fit gave loss {loss}")
+    after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+    if before and all(np.array_equal(b, a) for b, a in zip(before, after)):
+        _fail(model.name, "jit-compiled fit did not change any weight")
+
+
+def check_mixed_precision(layer_cls, init_kwargs, call_inputs, expected_output_dtype=None):
+    """Under each mixed policy: float32 variables, finite outputs, the documented dtype.
+
+    Inputs are checked as given and scaled to magnitudes around 1e4.
+    `expected_output_dtype=None` means the policy's compute dtype.
+    """
+    for policy in MIXED_POLICIES:
+        layer = layer_cls(**init_kwargs, dtype=policy)
+        for scale in (1.0, LARGE_MAGNITUDE):
+            outputs = keras.tree.flatten(layer(**_scaled(call_inputs, scale), training=False))
+            want = expected_output_dtype or layer.compute_dtype
+            for output in outputs:
+                if keras.backend.standardize_dtype(output.dtype) != want:
+                    _fail(layer.name, f"{policy}: output dtype {output.dtype}, documented {want}")
+                values = keras.ops.convert_to_numpy(keras.ops.cast(output, "float32"))
+                if not np.all(np.isfinite(values)):
+                    _fail(layer.name, f"{policy}: non-finite outputs for inputs of scale {scale:g}")
+        wrong = [w.path for w in layer.weights if w.dtype != "float32"]
+        if wrong:
+            _fail(layer.name, f"{policy}: variables not in float32: {wrong}")
+
+
+def run_layer_checks(
+    layer_cls,
+    init_kwargs,
+    call_inputs,
+    *,
+    output_masks=None,
+    expected_output_dtype=None,
+    work_dir=None,
+    modules=None,
+):
+    """Runs every standard check on `layer_cls(**init_kwargs)`.
+
+    Args:
+        layer_cls: the layer (or model) class.
+        init_kwargs: constructor arguments.
+        call_inputs: keyword arguments of `call()`, NumPy arrays (see module doc).
+        output_masks: for each output, the key of the mask in `call_inputs` that
+            marks its real steps, or `None` (compare the whole output).
+        expected_output_dtype: output dtype under mixed precision; `None` means
+            the compute dtype.
+        work_dir: a folder for the `.keras` file; a temporary one by default.
+        modules: modules the fresh process imports to register the classes;
+            default the module that defines `layer_cls`.
+
+    Returns the float32 layer after the checks, built.
+    """
+    check_config_round_trip(layer_cls, init_kwargs)
+    layer = layer_cls(**init_kwargs)
+    check_padding_invariance(layer, call_inputs, output_masks)
+    check_gradients(layer, call_inputs)
+    check_mixed_precision(layer_cls, init_kwargs, call_inputs, expected_output_dtype)
+    model, arrays = wrap_in_model(layer_cls(**init_kwargs), call_inputs)
+    with tempfile.TemporaryDirectory() as temporary:
+        check_keras_round_trip(
+            model,
+            arrays,
+            work_dir or temporary,
+            modules or [layer_cls.__module__],
+        )
+    check_xla_fit_step(model, arrays)
+    return layer
+
