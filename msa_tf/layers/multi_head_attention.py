@@ -59,13 +59,17 @@ class MaskedMultiHeadAttention(keras.layers.Layer):
         heads = (None, self.num_heads, head_dim)
 
         def projection(name, use_bias):
-            return keras.layers.EinsumDense(
+            layer = keras.layers.EinsumDense(
                 "btd,dhk->bthk",
                 output_shape=heads,
                 bias_axes="hk" if use_bias else None,
                 dtype=self.dtype_policy,
                 name=name,
             )
+            # A step-wise projection keeps the steps, so a Keras mask on its input
+            # stays valid (EinsumDense would otherwise warn that it drops it).
+            layer.supports_masking = True
+            return layer
 
         self.query_dense = projection("query", use_bias=True)
         self.key_dense = projection("key", use_bias=False)

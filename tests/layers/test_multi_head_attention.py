@@ -70,7 +70,7 @@ def test_causal_attention_ignores_future_steps(rng):
     before = ops.convert_to_numpy(layer(x, x, causal=True))
     after = ops.convert_to_numpy(layer(changed, changed, causal=True))
     np.testing.assert_allclose(before[:, :4], after[:, :4], rtol=1e-6)
-    assert not np.allclose(before[:, 4:], after[:, 4:])
+    assert np.abs(before[:, 4:] - after[:, 4:]).max() > 1e-2
 
 
 @pytest.mark.parametrize(

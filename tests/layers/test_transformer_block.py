@@ -51,8 +51,10 @@ def test_keras_implicit_masking_matches_explicit_mask(rng):
     mask = ids != 0
     explicit = ops.convert_to_numpy(pool(block(embed(ids), mask=mask), mask=mask))
     np.testing.assert_allclose(implicit, explicit, rtol=1e-5, atol=1e-6)
-    unmasked = ops.convert_to_numpy(MaskedPooling("mean")(block(embed(ids))))
-    assert not np.allclose(implicit, unmasked)
+    # Looked up by hand, the vectors carry no Keras mask.
+    vectors = ops.take(embed.embeddings, ids, axis=0)
+    unmasked = ops.convert_to_numpy(MaskedPooling("mean")(block(vectors)))
+    assert np.abs(implicit - unmasked).max() > 1e-2
 
 
 def test_rejects_inputs_of_another_width():
