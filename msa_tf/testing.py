@@ -252,8 +252,9 @@ def check_mixed_precision(layer_cls, init_kwargs, call_inputs, expected_output_d
             outputs = keras.tree.flatten(layer(**_scaled(call_inputs, scale), training=False))
             want = expected_output_dtype or layer.compute_dtype
             for output in outputs:
-                if keras.backend.standardize_dtype(output.dtype) != want:
-                    _fail(layer.name, f"{policy}: output dtype {output.dtype}, documented {want}")
+                got = keras.backend.standardize_dtype(output.dtype)
+                if got != want:
+                    _fail(layer.name, f"{policy}: output dtype {got}, documented {want}")
                 values = keras.ops.convert_to_numpy(keras.ops.cast(output, "float32"))
                 if not np.all(np.isfinite(values)):
                     _fail(layer.name, f"{policy}: non-finite outputs for inputs of scale {scale:g}")

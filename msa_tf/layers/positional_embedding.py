@@ -90,7 +90,7 @@ class SinusoidalPositionalEmbedding(keras.layers.Layer):
     Example:
     >>> layer = SinusoidalPositionalEmbedding()
     >>> out = layer(np.zeros((1, 3, 4)))
-    >>> np.round(np.asarray(out[0, 1]), 3).tolist()
+    >>> [round(float(v), 3) for v in out[0, 1]]
     [0.841, 0.01, 0.54, 1.0]
 
     Reference:

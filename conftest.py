@@ -1,0 +1,17 @@
+"""Makes the names that docstring examples use available to pytest's doctests."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _doctest_names(doctest_namespace):
+    import msa_tf.layers
+
+    doctest_namespace["np"] = np
+    for name in msa_tf.layers.__all__:
+        doctest_namespace[name] = getattr(msa_tf.layers, name)
