@@ -53,12 +53,8 @@ def _fail(layer_name, message):
     raise AssertionError(f"{layer_name}: {message}")
 
 
-def _numpy(structure):
-    return keras.tree.map_structure(keras.ops.convert_to_numpy, structure)
-
-
 def _flat_outputs(outputs):
-    return [np.asarray(o) for o in keras.tree.flatten(_numpy(outputs))]
+    return [np.asarray(keras.ops.convert_to_numpy(o)) for o in keras.tree.flatten(outputs)]
 
 
 def _is_float(array):
@@ -124,7 +120,9 @@ def check_config_round_trip(layer_cls, init_kwargs):
     if missing:
         _fail(layer_cls.__name__, f"get_config() lacks __init__ arguments {missing}")
     for name, value in init_kwargs.items():
-        if name in config and config[name] != value and not isinstance(value, (list, tuple)):
+        if isinstance(value, tuple):
+            value = list(value)
+        if name in config and config[name] != value:
             _fail(layer_cls.__name__, f"get_config()[{name!r}]={config[name]!r}, given {value!r}")
     clone = layer_cls.from_config(config)
     if clone.get_config() != config:

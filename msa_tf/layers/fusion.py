@@ -269,7 +269,7 @@ class AdaptiveFusionHead(keras.layers.Layer):
         weights = np.exp(logits - logits.max())
         weights /= weights.sum()
         names = self.modality_names or [f"modality_{i}" for i in range(len(weights))]
-        return {name: round(float(w), 6) for name, w in zip(names, weights)}
+        return {name: float(w) for name, w in zip(names, weights)}
 
     def compute_mask(self, inputs, previous_mask=None):
         return None

@@ -130,3 +130,26 @@ def test_adaptive_fusion_head_rejects_bad_inputs(inputs, kwargs, message):
 def test_adaptive_fusion_head_rejects_unknown_pooling():
     with pytest.raises(ValueError, match=r"`pooling` must be one of 'mean', 'attention'; received pooling='max'"):
         AdaptiveFusionHead(pooling="max")
+
+
+def test_fusion_model_trains_under_mixed_float16(rng):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        data = _modalities(rng)
+        data = {k: np.repeat(v, 32, axis=0) for k, v in data.items()}
+        target = data["text"][:, 0, :1] * 100.0
+        inputs = {k: keras.Input(v.shape[1:], dtype=v.dtype, name=k) for k, v in data.items()}
+        names = ("text", "audio", "vision")
+        masks = [inputs[f"{name}_mask"] for name in names]
+        fused = CrossModalFusion(16, 2)(*[inputs[n] for n in names], *masks)
+        pooled = AdaptiveFusionHead()(list(fused), mask=masks)
+        model = keras.Model(inputs, keras.layers.Dense(1, dtype="float32")(pooled))
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        history = model.fit(data, target, batch_size=16, epochs=4, verbose=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    losses = history.history["loss"]
+    assert np.all(np.isfinite(losses))
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert all(w.dtype == "float32" for w in model.weights)
