@@ -7,6 +7,7 @@ from keras import ops
 from msa_tf.layers.cross_attention_block import CrossAttentionBlock
 from msa_tf.layers.masked_pooling import MaskedPooling
 from msa_tf.layers.masking import check_mask
+from msa_tf.layers.residual_attention_block import BLOCK_ARGUMENTS
 from msa_tf.validation import check_choice, check_positive_int
 
 MODALITIES = ("text", "audio", "vision")
@@ -79,17 +80,8 @@ class CrossModalFusion(keras.layers.Layer):
         self.supports_masking = True
 
     def _block(self, name):
-        return CrossAttentionBlock(
-            self.width,
-            self.num_heads,
-            ff_dim=self.ff_dim,
-            dropout=self.dropout,
-            norm_first=self.norm_first,
-            activation=self.activation,
-            layer_norm_epsilon=self.layer_norm_epsilon,
-            dtype=self.dtype_policy,
-            name=name,
-        )
+        block_arguments = {key: getattr(self, key) for key in BLOCK_ARGUMENTS}
+        return CrossAttentionBlock(**block_arguments, dtype=self.dtype_policy, name=name)
 
     def build(self, text_shape, audio_shape, vision_shape):
         shapes = dict(zip(MODALITIES, (text_shape, audio_shape, vision_shape)))
@@ -155,17 +147,8 @@ class CrossModalFusion(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            width=self.width,
-            num_heads=self.num_heads,
-            n_layers=self.n_layers,
-            bidirectional=self.bidirectional,
-            ff_dim=self.ff_dim,
-            dropout=self.dropout,
-            norm_first=self.norm_first,
-            activation=self.activation,
-            layer_norm_epsilon=self.layer_norm_epsilon,
-        )
+        config.update({key: getattr(self, key) for key in BLOCK_ARGUMENTS})
+        config.update(n_layers=self.n_layers, bidirectional=self.bidirectional)
         return config
 
 

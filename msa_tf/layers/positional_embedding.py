@@ -17,8 +17,22 @@ def _check_length(layer, inputs_shape):
         )
 
 
+class AddedPositions(keras.layers.Layer):
+    """Base of the positional embeddings: adds to the inputs and keeps their mask."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return previous_mask
+
+    def compute_output_shape(self, inputs_shape):
+        return inputs_shape
+
+
 @keras.saving.register_keras_serializable(package="msa_tf")
-class LearnablePositionalEmbedding(keras.layers.Layer):
+class LearnablePositionalEmbedding(AddedPositions):
     """Adds a learned vector per position to a sequence.
 
     The layer holds `max_length` position vectors; a shorter input uses the first
@@ -42,7 +56,6 @@ class LearnablePositionalEmbedding(keras.layers.Layer):
         super().__init__(**kwargs)
         self.max_length = check_positive_int("max_length", max_length)
         self.initializer = keras.initializers.serialize(keras.initializers.get(initializer))
-        self.supports_masking = True
 
     def build(self, inputs_shape):
         _check_length(self, inputs_shape)
@@ -58,12 +71,6 @@ class LearnablePositionalEmbedding(keras.layers.Layer):
         positions = ops.slice(self.position_embeddings, (0, 0), (length, ops.shape(inputs)[2]))
         return inputs + ops.cast(positions, inputs.dtype)[None]
 
-    def compute_mask(self, inputs, previous_mask=None):
-        return previous_mask
-
-    def compute_output_shape(self, inputs_shape):
-        return inputs_shape
-
     def get_config(self):
         config = super().get_config()
         config.update(max_length=self.max_length, initializer=self.initializer)
@@ -71,7 +78,7 @@ class LearnablePositionalEmbedding(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="msa_tf")
-class SinusoidalPositionalEmbedding(keras.layers.Layer):
+class SinusoidalPositionalEmbedding(AddedPositions):
     """Adds fixed sine and cosine position encodings to a sequence.
 
     Position `p`, channel pair `i` gets `sin(p / w**(2i/dim))` and
@@ -101,7 +108,6 @@ class SinusoidalPositionalEmbedding(keras.layers.Layer):
         super().__init__(**kwargs)
         self.max_wavelength = check_positive_int("max_wavelength", max_wavelength)
         self.scale_inputs = bool(scale_inputs)
-        self.supports_masking = True
 
     def call(self, inputs, mask=None):
         length, dim = ops.shape(inputs)[1], inputs.shape[-1]
@@ -115,12 +121,6 @@ class SinusoidalPositionalEmbedding(keras.layers.Layer):
         if self.scale_inputs:
             inputs = inputs * ops.cast(math.sqrt(dim), inputs.dtype)
         return inputs + ops.cast(encoding, inputs.dtype)[None]
-
-    def compute_mask(self, inputs, previous_mask=None):
-        return previous_mask
-
-    def compute_output_shape(self, inputs_shape):
-        return inputs_shape
 
     def get_config(self):
         config = super().get_config()

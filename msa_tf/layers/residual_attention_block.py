@@ -5,6 +5,16 @@ import keras
 from msa_tf.layers.multi_head_attention import MaskedMultiHeadAttention
 from msa_tf.validation import check_divisible, check_positive_int, check_rate
 
+# The constructor arguments every attention block takes (and its config holds).
+BLOCK_ARGUMENTS = (
+    "width",
+    "num_heads",
+    "ff_dim",
+    "dropout",
+    "norm_first",
+    "activation",
+    "layer_norm_epsilon",
+)
 
 class ResidualAttentionBlock(keras.layers.Layer):
     """Attention and feed-forward sub-layers, each wrapped in a residual connection.
@@ -86,13 +96,5 @@ class ResidualAttentionBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            width=self.width,
-            num_heads=self.num_heads,
-            ff_dim=self.ff_dim,
-            dropout=self.dropout,
-            norm_first=self.norm_first,
-            activation=self.activation,
-            layer_norm_epsilon=self.layer_norm_epsilon,
-        )
+        config.update({name: getattr(self, name) for name in BLOCK_ARGUMENTS})
         return config
