@@ -10,8 +10,11 @@ import pytest  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def _doctest_names(doctest_namespace):
+    import generators
     import msa_tf.layers
 
     doctest_namespace["np"] = np
+    for name in generators.__all__:
+        doctest_namespace[name] = getattr(generators, name)
     for name in msa_tf.layers.__all__:
         doctest_namespace[name] = getattr(msa_tf.layers, name)

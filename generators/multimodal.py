@@ -1,0 +1,570 @@
+"""Synthetic multimodal sentiment data with known cross-modal structure.
+
+Every example has a text, an audio and a vision sequence (with padding masks), a
+regression target in [-3, 3] and a class label, laid out exactly like the real MSA
+readers' elements (`msa_tf.data.load_mmsa`), so any model trains on either.
+
+How an example is made. Four latent signals are drawn: a shared `z` and one `z_m` per
+modality. The `interaction` decides what each modality carries and what the target is:
+
+- `redundant`: every modality carries `z`; the target is `clip(1.5 z, -3, 3)`.
+- `unique`: only `unique_modality` carries `z`; the others carry their own `z_m`.
+- `synergy`: the two `synergy_modalities` carry `z_a` and `z_b`, the third its own
+  `z_m`, and the target is `clip(1.5 z_a z_b, -3, 3)`: neither modality alone says
+  anything about it, only the two together.
+
+A feature modality's real step is `c s w + sqrt(1 - c^2) noise_level e_t`, where `c` is
+the modality's `correlation_strength`, `s` its signal, `w` a fixed unit direction (one
+per modality and seed, shared by all splits) and `e_t` standard normal noise, summed
+over a moving window of `smoothing` steps (scaled back to unit variance) when
+`smoothing > 1`. Token text puts a sentiment token at a step with probability `c`,
+positive with probability `sigmoid(3 s)`, and a neutral token otherwise.
+
+For redundant data, the correlation between the target and a modality's mean over its
+real steps of `<x_t, w>` is about `0.995 c / sqrt(c^2 + (1 - c^2) noise_level^2
+smoothing E[1/L])`, with `L` the real length (0.995 is the correlation of `z` with the
+clipped target). At the defaults (`c = 0.5`, lengths 10 to 50) that is about 0.94.
+`MultimodalGenerator.report()` measures it and states the formula's value.
+
+Determinism. Example `i` of split `s` with seed `k` is a pure function of `(k, s, i)`:
+its random numbers are the block of a counter-based Philox stream (key from `(k, s)`)
+that starts at a counter fixed by `i`, so any batch size, shard count or degree of
+parallelism gives bit-identical examples, and a batch of examples costs one vectorised
+draw.
+
+Example:
+>>> gen = MultimodalGenerator(num_samples=8, text_dim=6, audio_dim=4, vision_dim=3,
+...                           min_length=2, max_length=5)
+>>> inputs, targets = next(iter(gen.dataset("train", batch_size=4, pad_to=5)))
+>>> {k: tuple(v.shape) for k, v in sorted(inputs.items())}  # doctest: +NORMALIZE_WHITESPACE
+{'audio': (4, 5, 4), 'audio_mask': (4, 5), 'text': (4, 5, 6), 'text_mask': (4, 5),
+ 'vision': (4, 5, 3), 'vision_mask': (4, 5)}
+>>> tuple(targets["regression"].shape), targets["classification"].dtype.name
+((4, 1), 'int32')
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+import tensorflow as tf
+
+MODALITIES = ("text", "audio", "vision")
+SPLITS = {"train": 0, "valid": 1, "test": 2}
+INTERACTIONS = ("redundant", "unique", "synergy")
+NUM_CLASSES = (2, 3, 7)
+MISSING_KINDS = ("modality", "steps")
+PADDING_SIDES = ("right", "left")
+TEXT_KINDS = ("features", "tokens")
+TARGET_SCALE = 1.5
+NUM_LATENTS = 4  # z shared, z_text, z_audio, z_vision
+
+# Shapes of the public feature files (MMSA releases): max lengths and feature sizes.
+PRESETS = {
+    "mosi": dict(aligned=True, max_length=50, text_dim=768, audio_dim=5, vision_dim=20),
+    "mosi_unaligned": dict(
+        max_length={"text": 50, "audio": 375, "vision": 500},
+        text_dim=768, audio_dim=5, vision_dim=20,
+    ),
+    "mosei": dict(aligned=True, max_length=50, text_dim=768, audio_dim=74, vision_dim=35),
+    "mosei_unaligned": dict(
+        max_length={"text": 50, "audio": 500, "vision": 500},
+        text_dim=768, audio_dim=74, vision_dim=35,
+    ),
+    "sims": dict(
+        max_length={"text": 39, "audio": 400, "vision": 55},
+        text_dim=768, audio_dim=33, vision_dim=709,
+    ),
+}
+
+
+def _invalid(name, value, accepted):
+    return ValueError(f"`{name}` must be {accepted}; received {name}={value!r}")
+
+
+def _per_modality(name, value, check):
+    """`value` (one value, or a dict naming every modality) as a checked dict."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(MODALITIES))
+        if unknown or set(value) != set(MODALITIES):
+            raise _invalid(name, value, f"one value or a dict with exactly the keys {MODALITIES}")
+        values = dict(value)
+    else:
+        values = {m: value for m in MODALITIES}
+    for modality, item in values.items():
+        check(f"{name}[{modality!r}]", item)
+    return values
+
+
+def _check_int(name, value, low=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise _invalid(name, value, f"an integer >= {low}")
+
+
+def _check_unit(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise _invalid(name, value, "a number in [0, 1]")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise _invalid(name, value, f"one of {', '.join(repr(c) for c in choices)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class MultimodalConfig:
+    """Everything that defines a synthetic multimodal data set.
+
+    Args:
+        num_samples: examples per split; `None` repeats forever.
+        seed: the data set's seed `k`.
+        text: `"features"` (float vectors of `text_dim`) or `"tokens"` (int32 ids
+            below `vocab_size`, 0 = padding).
+        text_dim, audio_dim, vision_dim: feature sizes.
+        vocab_size: vocabulary of token text.
+        min_length, max_length: real lengths are uniform in [min, max]; an int or a
+            dict per modality. Arrays are `max_length` long.
+        aligned: if `True`, all modalities share the text's length and max length.
+        padding: `"right"` or `"left"`.
+        correlation_strength: `c` in [0, 1], one value or a dict per modality.
+        smoothing: moving-window length of the noise in steps (1 = white noise).
+        noise_level: scale of the noise.
+        num_classes: 2, 3 or 7 classes for `classification`.
+        missing_rate: probability in [0, 1] that a modality (or a step) is missing.
+        missing: `"modality"` (whole modalities go) or `"steps"` (single steps go).
+        interaction: `"redundant"`, `"unique"` or `"synergy"`.
+        unique_modality: the modality that carries the target for `"unique"`.
+        synergy_modalities: the two modalities whose product is the target.
+    """
+
+    num_samples: int = 1000
+    seed: int = 0
+    text: str = "features"
+    text_dim: int = 300
+    audio_dim: int = 74
+    vision_dim: int = 35
+    vocab_size: int = 30000
+    min_length: object = 10
+    max_length: object = 50
+    aligned: bool = False
+    padding: str = "right"
+    correlation_strength: object = 0.5
+    smoothing: int = 1
+    noise_level: float = 1.0
+    num_classes: int = 7
+    missing_rate: float = 0.0
+    missing: str = "modality"
+    interaction: str = "redundant"
+    unique_modality: str = "text"
+    synergy_modalities: tuple = ("audio", "vision")
+
+    def __post_init__(self):
+        if self.num_samples is not None:
+            _check_int("num_samples", self.num_samples)
+        _check_int("seed", self.seed, low=0)
+        _check_choice("text", self.text, TEXT_KINDS)
+        for name in ("text_dim", "audio_dim", "vision_dim", "smoothing"):
+            _check_int(name, getattr(self, name))
+        _check_int("vocab_size", self.vocab_size, low=16)
+        max_length = _per_modality("max_length", self.max_length, _check_int)
+        min_length = _per_modality("min_length", self.min_length, _check_int)
+        for m in MODALITIES:
+            if min_length[m] > max_length[m]:
+                raise ValueError(
+                    f"`min_length` must not exceed `max_length`; received "
+                    f"min_length={min_length[m]} > max_length={max_length[m]} for {m}"
+                )
+        if self.aligned and len({max_length[m] for m in MODALITIES}) > 1:
+            raise _invalid("max_length", self.max_length, "one length for aligned=True")
+        _check_choice("padding", self.padding, PADDING_SIDES)
+        _per_modality("correlation_strength", self.correlation_strength, _check_unit)
+        if not isinstance(self.noise_level, (int, float)) or self.noise_level < 0:
+            raise _invalid("noise_level", self.noise_level, "a number >= 0")
+        _check_choice("num_classes", self.num_classes, NUM_CLASSES)
+        _check_unit("missing_rate", self.missing_rate)
+        _check_choice("missing", self.missing, MISSING_KINDS)
+        _check_choice("interaction", self.interaction, INTERACTIONS)
+        _check_choice("unique_modality", self.unique_modality, MODALITIES)
+        pair = tuple(self.synergy_modalities)
+        if len(pair) != 2 or len(set(pair)) != 2 or not set(pair) <= set(MODALITIES):
+            raise _invalid("synergy_modalities", self.synergy_modalities, "two different modalities")
+
+    @classmethod
+    def from_preset(cls, preset, **overrides):
+        """The config with a public data set's shapes; `overrides` change any field.
+
+        Presets: `mosi`, `mosi_unaligned`, `mosei`, `mosei_unaligned`, `sims`.
+        """
+        _check_choice("preset", preset, tuple(PRESETS))
+        values = dict(PRESETS[preset])
+        values.update(overrides)
+        if "min_length" not in overrides:
+            max_length = _per_modality("max_length", values["max_length"], _check_int)
+            values["min_length"] = {m: max(1, n // 5) for m, n in max_length.items()}
+        return cls(**values)
+
+    def lengths(self):
+        """`{modality: (min_length, max_length)}` after alignment."""
+        low = _per_modality("min_length", self.min_length, _check_int)
+        high = _per_modality("max_length", self.max_length, _check_int)
+        if self.aligned:
+            return {m: (low["text"], high["text"]) for m in MODALITIES}
+        return {m: (low[m], high[m]) for m in MODALITIES}
+
+    def dims(self):
+        return {"text": self.text_dim, "audio": self.audio_dim, "vision": self.vision_dim}
+
+    def strengths(self):
+        return _per_modality("correlation_strength", self.correlation_strength, _check_unit)
+
+    def to_dict(self):
+        values = dataclasses.asdict(self)
+        values["synergy_modalities"] = list(self.synergy_modalities)
+        return values
+
+
+def _mix64(*values):
+    """A 64-bit hash of small integers (splitmix64 steps), for Philox keys."""
+    state = 0x9E3779B97F4A7C15
+    for value in values:
+        state = (state ^ (int(value) & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9
+        state &= 0xFFFFFFFFFFFFFFFF
+        state ^= state >> 31
+    return state
+
+
+def _round_up4(n):
+    return (n + 3) // 4 * 4
+
+
+class _Layout:
+    """Where each random number of an example sits in its normal and uniform blocks."""
+
+    def __init__(self, config):
+        self.lengths = config.lengths()
+        self.dims = config.dims()
+        self.float_modalities = [
+            m for m in MODALITIES if not (m == "text" and config.text == "tokens")
+        ]
+        normal = {"latents": NUM_LATENTS}
+        for m in self.float_modalities:
+            normal[m] = self.lengths[m][1] * self.dims[m]
+        # The draws for missing data are always made, so that changing `missing` or
+        # `missing_rate` removes modalities or steps and leaves the rest unchanged.
+        uniform = {"lengths": len(MODALITIES), "drop_modality": len(MODALITIES)}
+        for m in MODALITIES:
+            uniform[f"drop_{m}"] = self.lengths[m][1]
+        if config.text == "tokens":
+            uniform["tokens"] = 3 * self.lengths["text"][1]
+        self.normal_sizes, self.uniform_sizes = normal, uniform
+        self.normal_width = _round_up4(sum(normal.values()))
+        self.uniform_width = _round_up4(sum(uniform.values()))
+
+    @staticmethod
+    def split(block, sizes, width):
+        parts = tf.split(block, list(sizes.values()) + [width - sum(sizes.values())], axis=1)
+        return dict(zip(sizes, parts))
+
+
+class MultimodalGenerator:
+    """Streams synthetic multimodal sentiment examples through `tf.data`.
+
+    Takes a `MultimodalConfig`, or its fields as keyword arguments, or a `preset`
+    name with overrides (see `MultimodalConfig.from_preset`).
+
+    Example:
+    >>> gen = MultimodalGenerator(preset="mosei", num_samples=64)
+    >>> gen.config.audio_dim, gen.config.lengths()["vision"]
+    (74, (10, 50))
+    """
+
+    def __init__(self, config=None, *, preset=None, **fields):
+        if config is not None and (preset or fields):
+            raise ValueError("Give a `config`, or a `preset` and/or fields, not both")
+        if config is None:
+            config = (
+                MultimodalConfig.from_preset(preset, **fields)
+                if preset is not None
+                else MultimodalConfig(**fields)
+            )
+        self.config = config
+        self.layout = _Layout(config)
+        self._directions = {
+            m: self._direction(m) for m in self.layout.float_modalities
+        }
+
+    def _direction(self, modality):
+        key = tf.constant([_mix64(self.config.seed, 7, MODALITIES.index(modality))], tf.uint64)
+        raw = tf.raw_ops.StatelessRandomNormalV2(
+            shape=[self.config.dims()[modality]], key=key,
+            counter=tf.zeros([2], tf.uint64), alg=1,
+        )
+        return raw / tf.norm(raw)
+
+    def _keys(self, split):
+        if split not in SPLITS:
+            raise _invalid("split", split, f"one of {', '.join(repr(s) for s in SPLITS)}")
+        index = SPLITS[split]
+        return tuple(
+            tf.constant([_mix64(self.config.seed, index, stream)], tf.uint64) for stream in (0, 1)
+        )
+
+    def generate(self, split, start, count):
+        """Examples `start .. start + count - 1` of `split`, at full length.
+
+        Returns `(inputs, targets)` dicts of tensors with a leading batch axis.
+        """
+        normal_key, uniform_key = self._keys(split)
+        return self._generate(normal_key, uniform_key, start, count)
+
+    def _draw(self, op, key, start, count, width):
+        counter = tf.stack([tf.cast(start, tf.uint64) * (width // 4), tf.constant(0, tf.uint64)])
+        flat = op(shape=tf.reshape(count * width, [1]), key=key, counter=counter, alg=1)
+        return tf.reshape(flat, [count, width])
+
+    def _generate(self, normal_key, uniform_key, start, count):
+        config, layout = self.config, self.layout
+        start, count = tf.cast(start, tf.int64), tf.cast(count, tf.int64)
+        normal = layout.split(
+            self._draw(tf.raw_ops.StatelessRandomNormalV2, normal_key, start, count,
+                       layout.normal_width),
+            layout.normal_sizes, layout.normal_width,
+        )
+        uniform = layout.split(
+            self._draw(tf.raw_ops.StatelessRandomUniformV2, uniform_key, start, count,
+                       layout.uniform_width),
+            layout.uniform_sizes, layout.uniform_width,
+        )
+        signals, regression = self._signals(normal["latents"])
+        masks = self._masks(uniform)
+        strengths = config.strengths()
+        inputs = {}
+        for index, m in enumerate(MODALITIES):
+            if m in layout.float_modalities:
+                values = self._features(m, normal[m], signals[m], strengths[m])
+            else:
+                values = self._tokens(uniform["tokens"], signals[m], strengths[m])
+            mask = masks[m]
+            zero = tf.zeros([], values.dtype)
+            inputs[m] = tf.where(mask[..., None] if values.shape.rank == 3 else mask, values, zero)
+            inputs[f"{m}_mask"] = mask
+        targets = {"regression": regression[:, None], "classification": self._classes(regression)}
+        return inputs, targets
+
+    def _signals(self, latents):
+        config = self.config
+        shared = latents[:, 0]
+        own = {m: latents[:, 1 + i] for i, m in enumerate(MODALITIES)}
+        if config.interaction == "redundant":
+            signals = {m: shared for m in MODALITIES}
+            target = shared
+        elif config.interaction == "unique":
+            signals = dict(own, **{config.unique_modality: shared})
+            target = shared
+        else:
+            first, second = config.synergy_modalities
+            signals = own
+            target = own[first] * own[second]
+        regression = tf.clip_by_value(TARGET_SCALE * target, -3.0, 3.0)
+        return signals, regression
+
+    def _masks(self, uniform):
+        config, layout = self.config, self.layout
+        lengths = {}
+        for index, m in enumerate(MODALITIES):
+            low, high = layout.lengths[m]
+            source = 0 if config.aligned else index
+            draw = uniform["lengths"][:, source]
+            lengths[m] = tf.minimum(low + tf.cast(draw * (high - low + 1), tf.int32), high)
+        masks = {}
+        for index, m in enumerate(MODALITIES):
+            high = layout.lengths[m][1]
+            positions = tf.range(high)[None, :]
+            length = lengths[m][:, None]
+            mask = positions < length if config.padding == "right" else positions >= high - length
+            if config.missing_rate > 0 and config.missing == "modality":
+                kept = uniform["drop_modality"][:, index] >= config.missing_rate
+                mask = tf.logical_and(mask, kept[:, None])
+            elif config.missing_rate > 0:
+                mask = tf.logical_and(mask, uniform[f"drop_{m}"] >= config.missing_rate)
+            masks[m] = mask
+        return masks
+
+    def _features(self, modality, noise, signal, strength):
+        config = self.config
+        length = self.layout.lengths[modality][1]
+        dim = self.layout.dims[modality]
+        noise = tf.reshape(noise, [-1, length, dim])
+        if config.smoothing > 1:
+            window = config.smoothing
+            total = tf.cumsum(noise, axis=1)
+            shifted = tf.pad(total, [[0, 0], [window, 0], [0, 0]])[:, :length]
+            noise = (total - shifted) * (1.0 / math.sqrt(window))
+        noise_scale = math.sqrt(1.0 - strength**2) * config.noise_level
+        direction = self._directions[modality][None, None, :]
+        return (strength * signal)[:, None, None] * direction + noise_scale * noise
+
+    def _tokens(self, uniform, signal, strength):
+        """Token ids: sentiment tokens (positive or negative) with probability `c`."""
+        vocab = self.config.vocab_size
+        length = self.layout.lengths["text"][1]
+        is_sentiment, polarity, choice = tf.unstack(tf.reshape(uniform, [-1, length, 3]), axis=-1)
+        sentiment_words = max(vocab // 10, 1)
+        positive = polarity < tf.sigmoid(3.0 * signal)[:, None]
+        sentiment_id = 1 + tf.cast(choice * sentiment_words, tf.int32)
+        sentiment_id += tf.where(positive, 0, sentiment_words)
+        neutral_first = 1 + 2 * sentiment_words
+        neutral_id = neutral_first + tf.cast(choice * (vocab - neutral_first), tf.int32)
+        ids = tf.where(is_sentiment < strength, sentiment_id, neutral_id)
+        return tf.minimum(ids, vocab - 1)
+
+    def _classes(self, regression):
+        classes = self.config.num_classes
+        if classes == 2:
+            return tf.cast(regression >= 0, tf.int32)
+        half = (classes - 1) // 2
+        clipped = tf.clip_by_value(regression, -float(half), float(half))
+        return tf.cast(tf.round(clipped), tf.int32) + half
+
+    def batches(self, split, batch_size, start=0, stop=None, drop_remainder=False):
+        """A dataset of full-length batches of examples `start .. stop - 1` of `split`.
+
+        `stop=None` means `num_samples` (forever when that is `None`). Each batch is
+        one vectorised draw; the last one may be smaller unless `drop_remainder`,
+        which also makes the batch dimension static.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise _invalid("batch_size", batch_size, "a positive integer")
+        stop = self.config.num_samples if stop is None else stop
+        normal_key, uniform_key = self._keys(split)
+        end = stop if stop is not None else 2**62
+        if drop_remainder:
+            end = start + (end - start) // batch_size * batch_size
+
+        def block(first):
+            count = batch_size if drop_remainder else tf.minimum(first + batch_size, end) - first
+            return self._generate(normal_key, uniform_key, first, count)
+
+        starts = tf.data.Dataset.range(start, end, batch_size)
+        return starts.map(block, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def dataset(self, split, batch_size, pad_to=None, drop_remainder=False, repeat=False):
+        """The `tf.data.Dataset` of `(inputs, targets)` batches of `split`.
+
+        Args:
+            split: `"train"`, `"valid"` or `"test"`.
+            batch_size: examples per batch.
+            pad_to: `None` cuts each batch to its longest real sequence per modality;
+                an int or a `{modality: int}` dict pads or cuts every batch to fixed
+                lengths (static shapes for XLA and TPUs).
+            drop_remainder: drop a last, smaller batch (static batch size).
+            repeat: cycle through the split forever.
+        """
+        data = self.fit_lengths(self.batches(split, batch_size, drop_remainder=drop_remainder), pad_to)
+        if repeat:
+            data = data.repeat()
+        return data.prefetch(tf.data.AUTOTUNE)
+
+    def fit_lengths(self, batches, pad_to):
+        """Cuts or pads every modality of a batched `(inputs, targets)` dataset.
+
+        `pad_to=None` cuts each batch after its last real step per modality (before
+        the first, for left padding); otherwise each modality gets a fixed length (an
+        int, or a dict per modality): zeros are added, or steps removed, at the
+        padded side.
+        """
+        lengths = None if pad_to is None else _per_modality("pad_to", pad_to, _check_int)
+        left = self.config.padding == "left"
+        max_lengths = {m: high for m, (_, high) in self.layout.lengths.items()}
+
+        def fit(inputs, targets):
+            fitted = dict(inputs)
+            for m in MODALITIES:
+                values, mask = inputs[m], inputs[f"{m}_mask"]
+                if lengths is None:
+                    keep = tf.maximum(tf.reduce_max(_real_extent(mask, left)), 1)
+                    values, mask = _cut(values, mask, keep, left)
+                elif lengths[m] < max_lengths[m]:
+                    values, mask = _cut(values, mask, lengths[m], left)
+                elif lengths[m] > max_lengths[m]:
+                    values, mask = _pad(values, mask, lengths[m] - max_lengths[m], left)
+                fitted[m], fitted[f"{m}_mask"] = values, mask
+            return fitted, targets
+
+        return batches.map(fit, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def report(self, split="train", num_samples=2048):
+        """Measured properties of `num_samples` examples of `split`.
+
+        Returns a dict: `correlation` (per modality, the Pearson correlation of the
+        regression target with the modality's mean over real steps of its projection
+        on the signal direction, or of its share of positive minus negative
+        sentiment tokens), `expected_correlation` (the formula of the module doc,
+        for redundant data), `length` (per modality mean/min/max real length),
+        `missing_fraction` (per modality, examples with no real step), `regression`
+        (mean, std, min, max) and `class_counts`.
+        """
+        count = min(num_samples, self.config.num_samples or num_samples)
+        inputs, targets = self.generate(split, 0, count)
+        target = targets["regression"].numpy()[:, 0]
+        report = {"num_samples": count, "correlation": {}, "length": {}, "missing_fraction": {}}
+        strengths = self.config.strengths()
+        expected = {}
+        for m in MODALITIES:
+            mask = inputs[f"{m}_mask"].numpy()
+            real = mask.sum(axis=1)
+            score = self._evidence(m, inputs[m].numpy(), mask)
+            mean_score = np.where(real > 0, score.sum(axis=1) / np.maximum(real, 1), 0.0)
+            report["correlation"][m] = _pearson(mean_score, target)
+            report["length"][m] = {
+                "mean": float(real.mean()), "min": int(real.min()), "max": int(real.max())
+            }
+            report["missing_fraction"][m] = float(np.mean(real == 0))
+            c = strengths[m]
+            noise = (1 - c**2) * self.config.noise_level**2 * self.config.smoothing
+            inverse_length = float(np.mean(1.0 / real[real > 0])) if real.any() else 1.0
+            expected[m] = 0.995 * c / math.sqrt(c**2 + noise * inverse_length) if c else 0.0
+        if self.config.interaction == "redundant" and self.config.text == "features":
+            report["expected_correlation"] = expected
+        report["regression"] = {
+            "mean": float(target.mean()), "std": float(target.std()),
+            "min": float(target.min()), "max": float(target.max()),
+        }
+        labels = targets["classification"].numpy()
+        report["class_counts"] = np.bincount(labels, minlength=self.config.num_classes).tolist()
+        return report
+
+    def _evidence(self, modality, values, mask):
+        """Per-step evidence for the signal: the projection, or the token polarity."""
+        if modality in self._directions:
+            return np.einsum("btd,d->bt", values, self._directions[modality].numpy()) * mask
+        words = max(self.config.vocab_size // 10, 1)
+        positive = (values >= 1) & (values < 1 + words)
+        negative = (values >= 1 + words) & (values < 1 + 2 * words)
+        return (positive.astype(float) - negative) * mask
+
+
+def _pearson(x, y):
+    if np.std(x) == 0 or np.std(y) == 0:
+        return 0.0
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def _real_extent(mask, left):
+    """Per row, how many steps from the unpadded end reach its last real step."""
+    length = tf.shape(mask)[1]
+    steps = tf.range(1, length + 1)
+    distance = (length + 1 - steps) if left else steps
+    return tf.reduce_max(tf.where(mask, distance[None, :], 0), axis=1)
+
+
+def _cut(values, mask, keep, left):
+    if left:
+        return values[:, -keep:], mask[:, -keep:]
+    return values[:, :keep], mask[:, :keep]
+
+
+def _pad(values, mask, extra, left):
+    padding = [extra, 0] if left else [0, extra]
+    value_padding = [[0, 0], padding] + [[0, 0]] * (values.shape.rank - 2)
+    return tf.pad(values, value_padding), tf.pad(mask, [[0, 0], padding])
