@@ -2,6 +2,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import msa_tf
 from msa_tf import cli
 from msa_tf.layers import __all__ as layer_names
@@ -33,3 +35,33 @@ def test_no_command_prints_help_and_exits_2(capsys):
 def test_models_help_shows_an_example():
     run = subprocess.run([str(SCRIPT), "models", "--help"], capture_output=True, text=True, timeout=120)
     assert "Example: msa-tf models" in run.stdout
+
+
+def test_generate_multimodal_writes_shards_that_read_back(tmp_path, capsys):
+    from generators import read_shards
+
+    argv = ["generate", "multimodal", "--out", str(tmp_path), "--num-samples", "40", "--shards", "2",
+            "--splits", "train", "test", "--set", "text_dim=8", "--set", "max_length=12",
+            "--set", "interaction=synergy"]
+    assert cli.main(argv) == 0
+    assert "wrote 4 shards" in capsys.readouterr().out
+    inputs, targets = next(iter(read_shards(tmp_path, "train", batch_size=40, pad_to=12)))
+    assert tuple(inputs["text"].shape) == (40, 12, 8)
+    assert cli.main(argv) == 0
+    assert "wrote 0 shards, skipped 4" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("corelation_strength=0.3", "unknown generator setting 'corelation_strength' (did you mean 'correlation_strength'?)"),
+        ("correlation_strength=2", "`correlation_strength['text']` must be a number in [0, 1]"),
+        ("text_dim", "`--set` takes key=value; received 'text_dim'"),
+    ],
+)
+def test_generate_rejects_bad_settings_with_exit_code_2(tmp_path, capsys, setting, message):
+    argv = ["generate", "multimodal", "--out", str(tmp_path / "out"), "--set", setting]
+    assert cli.main(argv) == 2
+    error = capsys.readouterr().err
+    assert message in error and len(error.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

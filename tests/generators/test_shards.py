@@ -1,0 +1,81 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from generators import MultimodalGenerator, read_shards, write_shards
+from generators.shards import shard_path
+
+FIELDS = dict(num_samples=50, text_dim=4, audio_dim=3, vision_dim=2, min_length=2, max_length=9)
+
+
+def _assert_same(first, second):
+    first, second = list(first), list(second)
+    assert len(first) == len(second)
+    for (a_in, a_out), (b_in, b_out) in zip(first, second):
+        for key in a_in:
+            np.testing.assert_array_equal(a_in[key].numpy(), b_in[key].numpy(), err_msg=key)
+            assert a_in[key].dtype == b_in[key].dtype
+        for key in a_out:
+            np.testing.assert_array_equal(a_out[key].numpy(), b_out[key].numpy(), err_msg=key)
+
+
+@pytest.mark.parametrize(
+    "fields, read_args",
+    [
+        ({}, {"batch_size": 8}),
+        ({"padding": "left", "text": "tokens", "vocab_size": 100}, {"batch_size": 16, "pad_to": 6, "drop_remainder": True}),
+    ],
+    ids=["variable_lengths", "left_padded_tokens_fixed_lengths"],
+)
+def test_shards_read_back_identical_to_the_in_memory_pipeline(tmp_path, fields, read_args):
+    gen = MultimodalGenerator(**FIELDS, **fields)
+    write_shards(gen, tmp_path, splits=["train", "test"], num_shards=3, block_size=7, progress=False)
+    for split in ("train", "test"):
+        _assert_same(read_shards(tmp_path, split, **read_args), gen.dataset(split, **read_args))
+
+
+def test_shard_count_does_not_change_the_examples(tmp_path):
+    gen = MultimodalGenerator(**FIELDS)
+    write_shards(gen, tmp_path / "one", splits=["valid"], num_shards=1, progress=False)
+    write_shards(gen, tmp_path / "four", splits=["valid"], num_shards=4, progress=False)
+    _assert_same(read_shards(tmp_path / "one", "valid", 50), read_shards(tmp_path / "four", "valid", 50))
+
+
+def test_rerun_skips_complete_shards_and_redoes_partial_ones(tmp_path):
+    gen = MultimodalGenerator(**FIELDS)
+    write_shards(gen, tmp_path, splits=["train"], num_shards=3, progress=False)
+    complete = shard_path(tmp_path, "train", 0, 3)
+    partial = shard_path(tmp_path, "train", 2, 3)
+    before = os.path.getmtime(complete)
+    with open(partial, "rb") as handle:
+        content = handle.read()
+    os.remove(partial)
+    with open(partial + ".tmp", "wb") as handle:
+        handle.write(content[: len(content) // 2])
+    result = write_shards(gen, tmp_path, splits=["train"], num_shards=3, progress=False)
+    assert result == {"written": 1, "skipped": 2}
+    assert os.path.getmtime(complete) == before
+    assert not os.path.exists(partial + ".tmp")
+    _assert_same(read_shards(tmp_path, "train", 10), gen.dataset("train", 10))
+
+
+def test_metadata_records_the_config_and_refuses_another(tmp_path):
+    write_shards(MultimodalGenerator(**FIELDS), tmp_path, splits=["test"], progress=False)
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    assert metadata["config"]["audio_dim"] == 3 and metadata["num_shards"] == 1
+    other = MultimodalGenerator(**dict(FIELDS, seed=5))
+    with pytest.raises(ValueError, match=r"holds shards of another generator config \(differs in \['seed'\]\)"):
+        write_shards(other, tmp_path, splits=["test"], progress=False)
+
+
+def test_bad_arguments_raise_value_error(tmp_path):
+    gen = MultimodalGenerator(**FIELDS)
+    with pytest.raises(ValueError, match=r"`num_shards` must be an integer in \[1, num_samples=50\]; received num_shards=0"):
+        write_shards(gen, tmp_path, num_shards=0, progress=False)
+    with pytest.raises(ValueError, match=r"has no metadata.json"):
+        read_shards(tmp_path / "nothing", "train", 4)
+    write_shards(gen, tmp_path, splits=["train"], progress=False)
+    with pytest.raises(ValueError, match=r"Shards of split 'test' are missing"):
+        read_shards(tmp_path, "test", 4)
