@@ -27,6 +27,10 @@ from tqdm import tqdm
 
 from generators.multimodal import MODALITIES, MultimodalConfig, MultimodalGenerator
 
+# Autotuned buffers may otherwise grow with the run; writing needs only a few blocks.
+_BOUNDED_MEMORY = tf.data.Options()
+_BOUNDED_MEMORY.autotune.ram_budget = 256 * 2**20
+
 FEATURES = [key for m in MODALITIES for key in (m, f"{m}_mask")] + ["regression", "classification"]
 METADATA = "metadata.json"
 
@@ -109,6 +113,7 @@ def write_shards(generator, directory, splits=("train", "valid", "test"), num_sh
                     .map(_serialize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                     .batch(block_size)
                     .prefetch(tf.data.AUTOTUNE)
+                    .with_options(_BOUNDED_MEMORY)
                 )
                 with tf.io.TFRecordWriter(path + ".tmp") as writer:
                     for block in records:

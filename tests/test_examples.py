@@ -11,12 +11,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_readme_python_example_runs_and_learns(tmp_path):
+def _run_readme_section(heading, tmp_path):
     readme = (ROOT / "README.md").read_text()
-    example = re.search(r"## A fusion model in a few lines\n\n```python\n(.*?)```", readme, re.S)
+    example = re.search(rf"## {heading}\n\n```python\n(.*?)```", readme, re.S)
     script = tmp_path / "readme_example.py"
     script.write_text(example.group(1))
-    namespace = runpy.run_path(str(script))
+    return runpy.run_path(str(script))
+
+
+def test_readme_python_example_runs_and_learns(tmp_path):
+    namespace = _run_readme_section("A fusion model in a few lines", tmp_path)
     losses = namespace["history"].history["loss"]
     assert losses[-1] < losses[0]
     weights = namespace["head"].modality_weights
@@ -37,3 +41,10 @@ def test_quickstart_loss_falls_and_beats_the_mean_predictor():
         float, re.search(r"test MSE: ([\d.]+)\s+\(mean predictor: ([\d.]+)\)", run.stdout).groups()
     )
     assert test_mse < 0.5 * mean_mse, run.stdout
+
+
+def test_readme_synthetic_data_example_runs(tmp_path):
+    namespace = _run_readme_section("Synthetic data", tmp_path)
+    inputs, targets = namespace["train"].element_spec
+    assert inputs["text"].shape.as_list() == [32, 50, 768]
+    assert targets["regression"].shape.as_list() == [32, 1]
