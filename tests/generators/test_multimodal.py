@@ -200,3 +200,20 @@ def test_unknown_preset_split_and_batch_size_raise_value_error():
         gen.dataset("dev", 8)
     with pytest.raises(ValueError, match=r"`batch_size` must be a positive integer; received batch_size=0"):
         gen.dataset("train", 0)
+
+
+@pytest.mark.parametrize("window", [1, 4])
+def test_smoothing_correlates_neighbouring_steps(window):
+    gen = _generator(smoothing=window, correlation_strength=0.0, noise_level=2.0, min_length=12)
+    audio = gen.generate("train", 0, 96)[0]["audio"].numpy()
+    assert audio[:, window:].std() == pytest.approx(2.0, rel=0.05)
+    lag_one = np.corrcoef(audio[:, window:-1].ravel(), audio[:, window + 1 :].ravel())[0, 1]
+    assert lag_one == pytest.approx((window - 1) / window, abs=0.05)
+
+
+def test_num_samples_none_streams_forever():
+    gen = _generator(num_samples=None)
+    batches = list(gen.dataset("train", 4).take(5))
+    assert len(batches) == 5
+    first = gen.generate("train", 16, 4)[0]["audio"].numpy()
+    np.testing.assert_array_equal(batches[4][0]["audio"].numpy(), first[:, : batches[4][0]["audio"].shape[1]])
