@@ -23,7 +23,7 @@ def _registered_classes():
     return {
         key[len(prefix) :]: obj
         for key, obj in sorted(keras.saving.get_custom_objects().items())
-        if key.startswith(prefix) and isinstance(obj, type)
+        if key.startswith(prefix) and isinstance(obj, type) and issubclass(obj, keras.layers.Layer)
     }
 
 
