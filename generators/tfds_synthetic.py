@@ -75,7 +75,7 @@ class SyntheticMultimodal(tfds.core.GeneratorBasedBuilder):
             inputs[f"{modality}_mask"] = tfds.features.Tensor(shape=(length,), dtype=np.bool_)
         targets = {
             "regression": tfds.features.Tensor(shape=(1,), dtype=np.float32),
-            "classification": tfds.features.ClassLabel(num_classes=config.num_classes),
+            "classification": tfds.features.Tensor(shape=(), dtype=np.int32),
         }
         return self.dataset_info_from_configs(
             features=tfds.features.FeaturesDict({"inputs": inputs, "targets": targets}),
