@@ -29,7 +29,7 @@ from generators.multimodal import MODALITIES, MultimodalConfig, MultimodalGenera
 
 # Autotuned buffers may otherwise grow with the run; writing needs only a few blocks.
 _BOUNDED_MEMORY = tf.data.Options()
-_BOUNDED_MEMORY.autotune.ram_budget = 256 * 2**20
+_BOUNDED_MEMORY.autotune.ram_budget = 64 * 2**20
 
 FEATURES = [key for m in MODALITIES for key in (m, f"{m}_mask")] + ["regression", "classification"]
 METADATA = "metadata.json"
