@@ -13,10 +13,12 @@ Example (in a pytest test):
         run_layer_checks(MyLayer, {"width": 8}, {"inputs": x, "mask": mask},
                          output_masks="mask", work_dir=tmp_path)
 
-`call_inputs` holds the keyword arguments of `call()`: arrays, lists of arrays, or
-`None`. A tensor argument `x` is padded by the mask argument `x_mask` (`inputs` by
-`mask`, element by element for lists). `output_masks` says which mask marks the real
-steps of each output (a key of `call_inputs`, or `None` for outputs without time).
+`call_inputs` holds the keyword arguments of `call()`: arrays, lists of arrays, dicts
+of arrays, or `None`. A tensor `x` is padded by the mask `x_mask` beside it (`inputs`
+by `mask`, element by element for lists, and inside a model's input dict).
+`output_masks` says which mask marks the real steps of each output (a key of
+`call_inputs`, or `None` for outputs without time). `run_model_checks` does the same
+for a model that takes one input dict.
 """
 
 import copy
@@ -65,36 +67,41 @@ def _mask_key(key):
     return "mask" if key == "inputs" else f"{key}_mask"
 
 
-def padded_pairs(call_inputs):
-    """Yields `(key, index, mask)` for every tensor in `call_inputs` that has a mask.
+def padded_pairs(structure, path=()):
+    """Yields `(path, mask)` for every tensor in `structure` that has a mask.
 
-    `index` is `None` for a plain tensor argument and the list position otherwise.
+    Within a dict, the tensor at key `x` is padded by the mask at `x_mask` (`inputs`
+    by `mask`), element by element for lists; nested dicts (a model's input dict) are
+    searched too. `path` is the tuple of keys and list positions to the tensor.
     """
-    for key, value in call_inputs.items():
-        masks = call_inputs.get(_mask_key(key))
-        if masks is None or key.endswith("mask"):
-            continue
-        if isinstance(value, (list, tuple)):
+    for key, value in structure.items():
+        masks = None if str(key).endswith("mask") else structure.get(_mask_key(key))
+        if masks is None:
+            if isinstance(value, dict):
+                yield from padded_pairs(value, path + (key,))
+        elif isinstance(value, (list, tuple)):
             for index, mask in enumerate(masks):
                 if mask is not None:
-                    yield key, index, np.asarray(mask, bool)
+                    yield path + (key, index), np.asarray(mask, bool)
         else:
-            yield key, None, np.asarray(masks, bool)
+            yield path + (key,), np.asarray(masks, bool)
 
 
 def _with_padding_replaced(call_inputs, seed=1):
     """Returns a copy of `call_inputs` with random values at every padded step."""
     rng = np.random.default_rng(seed)
     changed = copy.deepcopy(call_inputs)
-    for key, index, mask in padded_pairs(call_inputs):
-        holder, slot = (changed, key) if index is None else (changed[key], index)
-        values = np.array(holder[slot])
+    for path, mask in padded_pairs(call_inputs):
+        holder = changed
+        for step in path[:-1]:
+            holder = holder[step]
+        values = np.array(holder[path[-1]])
         if _is_float(values):
             noise = rng.normal(scale=10.0, size=values.shape)
         else:
             noise = rng.integers(1, 100, size=values.shape)
         pad = ~mask.reshape(mask.shape + (1,) * (values.ndim - 2))
-        holder[slot] = np.where(pad, noise, values).astype(values.dtype)
+        holder[path[-1]] = np.where(pad, noise, values).astype(values.dtype)
     return changed
 
 
@@ -133,7 +140,7 @@ def check_config_round_trip(layer_cls, init_kwargs):
 def check_padding_invariance(layer, call_inputs, output_masks=None):
     """Random values written into padded steps leave every real output unchanged."""
     pairs = list(padded_pairs(call_inputs))
-    if not any((~mask).any() for _, _, mask in pairs):
+    if not any((~mask).any() for _, mask in pairs):
         _fail(layer.name, "call_inputs has no padded step, so padding invariance is untested")
     before = _flat_outputs(layer(**call_inputs, training=False))
     after = _flat_outputs(layer(**_with_padding_replaced(call_inputs), training=False))
@@ -214,12 +221,22 @@ def check_keras_round_trip(model, arrays, work_dir, modules=()):
             _fail(model.name, f"output {i} differs after the .keras round trip")
 
 
-def check_xla_fit_step(model, arrays, seed=0):
-    """One `fit` step with `jit_compile=True` runs, gives a finite loss and moves weights."""
+def check_fit_step(model, arrays, jit_compile=True, loss_scale=False, seed=0):
+    """One `fit` step runs, gives a finite loss and moves the weights.
+
+    `jit_compile=True` compiles the step with XLA, `False` runs it eagerly (no
+    tracing: quicker for one step); `loss_scale=True` wraps the optimizer in
+    `LossScaleOptimizer`, as `mixed_float16` training needs.
+    """
     rng = np.random.default_rng(seed)
     targets = [rng.normal(size=o.shape).astype("float32") for o in _flat_outputs(model(arrays))]
     before = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
-    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", jit_compile=True)
+    optimizer = keras.optimizers.SGD(0.01)
+    if loss_scale:
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(
+        optimizer=optimizer, loss="mse", jit_compile=jit_compile, run_eagerly=not jit_compile
+    )
     with warnings.catch_warnings():
         # A layer without weights (a pooling) still has to compile and run.
         warnings.filterwarnings("ignore", "The model does not have any trainable weights")
@@ -232,21 +249,29 @@ def check_xla_fit_step(model, arrays, seed=0):
         )
     loss = history.history["loss"][-1]
     if not np.isfinite(loss):
-        _fail(model.name, f"jit-compiled fit gave loss {loss}")
+        _fail(model.name, f"fit (jit_compile={jit_compile}) gave loss {loss}")
     after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
     if before and all(np.array_equal(b, a) for b, a in zip(before, after)):
-        _fail(model.name, "jit-compiled fit did not change any weight")
+        _fail(model.name, f"fit (jit_compile={jit_compile}) did not change any weight")
 
 
-def check_mixed_precision(layer_cls, init_kwargs, call_inputs, expected_output_dtype=None):
+def check_mixed_precision_training(layer_cls, init_kwargs, call_inputs):
+    """A fit step under each mixed policy gives a finite loss (with loss scaling in float16)."""
+    for policy in MIXED_POLICIES:
+        model, arrays = wrap_in_model(layer_cls(**init_kwargs, dtype=policy), call_inputs)
+        check_fit_step(model, arrays, jit_compile=False, loss_scale=policy == "mixed_float16")
+
+
+def check_mixed_precision(layer_cls, init_kwargs, call_inputs, expected_output_dtype=None,
+                          large_inputs=True):
     """Under each mixed policy: float32 variables, finite outputs, the documented dtype.
 
-    Inputs are checked as given and scaled to magnitudes around 1e4.
-    `expected_output_dtype=None` means the policy's compute dtype.
+    Inputs are checked as given and, with `large_inputs`, scaled to magnitudes around
+    1e4. `expected_output_dtype=None` means the policy's compute dtype.
     """
     for policy in MIXED_POLICIES:
         layer = layer_cls(**init_kwargs, dtype=policy)
-        for scale in (1.0, LARGE_MAGNITUDE):
+        for scale in (1.0, LARGE_MAGNITUDE) if large_inputs else (1.0,):
             outputs = keras.tree.flatten(layer(**_scaled(call_inputs, scale), training=False))
             want = expected_output_dtype or layer.compute_dtype
             for output in outputs:
@@ -268,6 +293,8 @@ def run_layer_checks(
     *,
     output_masks=None,
     expected_output_dtype=None,
+    large_inputs=True,
+    train_mixed=False,
     work_dir=None,
     modules=None,
 ):
@@ -281,6 +308,9 @@ def run_layer_checks(
             marks its real steps, or `None` (compare the whole output).
         expected_output_dtype: output dtype under mixed precision; `None` means
             the compute dtype.
+        large_inputs: also check finite outputs under mixed precision for inputs
+            scaled to around 1e4.
+        train_mixed: also run a fit step under each mixed policy.
         work_dir: a folder for the `.keras` file; a temporary one by default.
         modules: modules the fresh process imports to register the classes;
             default the module that defines `layer_cls`.
@@ -291,7 +321,9 @@ def run_layer_checks(
     layer = layer_cls(**init_kwargs)
     check_padding_invariance(layer, call_inputs, output_masks)
     check_gradients(layer, call_inputs)
-    check_mixed_precision(layer_cls, init_kwargs, call_inputs, expected_output_dtype)
+    check_mixed_precision(layer_cls, init_kwargs, call_inputs, expected_output_dtype, large_inputs)
+    if train_mixed:
+        check_mixed_precision_training(layer_cls, init_kwargs, call_inputs)
     model, arrays = wrap_in_model(layer_cls(**init_kwargs), call_inputs)
     with tempfile.TemporaryDirectory() as temporary:
         check_keras_round_trip(
@@ -300,6 +332,28 @@ def run_layer_checks(
             work_dir or temporary,
             modules or [layer_cls.__module__],
         )
-    check_xla_fit_step(model, arrays)
+    check_fit_step(model, arrays)
     return layer
 
+
+def run_model_checks(model_cls, init_kwargs, inputs, *, work_dir=None, modules=None):
+    """The standard checks for a model that takes one input dict.
+
+    As `run_layer_checks` with `call_inputs={"inputs": inputs}`, float32 outputs under
+    mixed precision, and a fit step under each mixed policy. `inputs` should have
+    fixed lengths (the XLA step needs static shapes) and some padded steps.
+
+    Example (in a pytest test):
+
+        run_model_checks(MSASeqLevelModel, {"seq_len": 8, ...}, data)
+    """
+    return run_layer_checks(
+        model_cls,
+        init_kwargs,
+        {"inputs": inputs},
+        expected_output_dtype="float32",
+        large_inputs=False,
+        train_mixed=True,
+        work_dir=work_dir,
+        modules=modules,
+    )

@@ -1,0 +1,28 @@
+"""Small fixed-length MSA batches shared by the model tests."""
+
+import numpy as np
+import pytest
+
+from generators import MultimodalGenerator
+
+LENGTH = 8
+DIMS = {"text": 12, "audio": 6, "vision": 5}
+# Constructor arguments that fit the shared batches, per registered model name.
+SMALL = dict(seq_len=LENGTH, text_dim=DIMS["text"], audio_dim=DIMS["audio"], video_dim=DIMS["vision"])
+
+
+def msa_batch(num_samples=6, seed=0, **fields):
+    """One batch of generator data at fixed lengths, as NumPy arrays."""
+    generator = MultimodalGenerator(
+        num_samples=num_samples, seed=seed, text_dim=DIMS["text"], audio_dim=DIMS["audio"],
+        vision_dim=DIMS["vision"], min_length=2, max_length=LENGTH, **fields,
+    )
+    inputs, targets = next(iter(generator.dataset("train", num_samples, pad_to=LENGTH)))
+    return {k: v.numpy() for k, v in inputs.items()}, {k: v.numpy() for k, v in targets.items()}
+
+
+@pytest.fixture(scope="session")
+def batch():
+    inputs, _ = msa_batch()
+    assert not inputs["audio_mask"].all(), "the checks need padded steps"
+    return inputs
