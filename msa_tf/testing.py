@@ -45,7 +45,7 @@ for module in spec["modules"]:
     importlib.import_module(module)
 model = keras.saving.load_model(spec["model"])
 data = np.load(spec["inputs"])
-inputs = [data[f"input_{i}"] for i in range(len(data.files))]
+inputs = {key: data[key] for key in spec["keys"]} if spec["named"] else [data[k] for k in spec["keys"]]
 outputs = keras.tree.flatten(model(inputs, training=False))
 np.savez(spec["outputs"], *[keras.ops.convert_to_numpy(o) for o in outputs])
 """
@@ -191,17 +191,25 @@ def wrap_in_model(layer, call_inputs):
     return keras.Model(inputs, outputs), [np.asarray(a) for a in flat]
 
 
-def check_keras_round_trip(model, arrays, work_dir, modules=()):
-    """A `.keras` file loaded in a fresh Python process gives identical outputs."""
+def check_keras_round_trip(model, inputs, work_dir, modules=()):
+    """A `.keras` file loaded in a fresh Python process gives identical outputs.
+
+    `inputs` is what the model is called with: a list of arrays or a dict of arrays.
+    """
     work_dir = Path(work_dir)
     model_path = work_dir / "model.keras"
+    expected = _flat_outputs(model(inputs, training=False))  # also builds the model
     model.save(model_path)
-    np.savez(work_dir / "inputs.npz", **{f"input_{i}": a for i, a in enumerate(arrays)})
+    named = isinstance(inputs, dict)
+    arrays = inputs if named else {f"input_{i}": a for i, a in enumerate(inputs)}
+    np.savez(work_dir / "inputs.npz", **arrays)
     spec = {
         "modules": list(modules),
         "model": str(model_path),
         "inputs": str(work_dir / "inputs.npz"),
         "outputs": str(work_dir / "outputs.npz"),
+        "named": named,
+        "keys": list(arrays),
     }
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     run = subprocess.run(
@@ -213,7 +221,6 @@ def check_keras_round_trip(model, arrays, work_dir, modules=()):
     )
     if run.returncode != 0:
         _fail(model.name, f"loading the .keras file in a fresh process failed:\n{run.stderr[-3000:]}")
-    expected = _flat_outputs(model(arrays, training=False))
     loaded = np.load(spec["outputs"])
     for i, want in enumerate(expected):
         got = loaded[f"arr_{i}"]
@@ -221,15 +228,20 @@ def check_keras_round_trip(model, arrays, work_dir, modules=()):
             _fail(model.name, f"output {i} differs after the .keras round trip")
 
 
-def check_fit_step(model, arrays, jit_compile=True, loss_scale=False, seed=0):
+def check_fit_step(model, inputs, jit_compile=True, loss_scale=False, seed=0):
     """One `fit` step runs, gives a finite loss and moves the weights.
 
     `jit_compile=True` compiles the step with XLA, `False` runs it eagerly (no
     tracing: quicker for one step); `loss_scale=True` wraps the optimizer in
-    `LossScaleOptimizer`, as `mixed_float16` training needs.
+    `LossScaleOptimizer`, as `mixed_float16` training needs. A loss-scaled step whose
+    gradients overflow is skipped (and the scale halved) by design, so that case gets
+    four steps to move the weights.
     """
     rng = np.random.default_rng(seed)
-    targets = [rng.normal(size=o.shape).astype("float32") for o in _flat_outputs(model(arrays))]
+    outputs = model(inputs)
+    targets = keras.tree.map_structure(
+        lambda o: rng.normal(size=o.shape).astype("float32"), outputs
+    )
     before = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
     optimizer = keras.optimizers.SGD(0.01)
     if loss_scale:
@@ -241,25 +253,36 @@ def check_fit_step(model, arrays, jit_compile=True, loss_scale=False, seed=0):
         # A layer without weights (a pooling) still has to compile and run.
         warnings.filterwarnings("ignore", "The model does not have any trainable weights")
         history = model.fit(
-            arrays,
-            targets if len(targets) > 1 else targets[0],
-            batch_size=len(arrays[0]),
-            epochs=1,
+            inputs,
+            targets,
+            batch_size=len(keras.tree.flatten(inputs)[0]),
+            epochs=4 if loss_scale else 1,
             verbose=0,
         )
     loss = history.history["loss"][-1]
     if not np.isfinite(loss):
         _fail(model.name, f"fit (jit_compile={jit_compile}) gave loss {loss}")
     after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
-    if before and all(np.array_equal(b, a) for b, a in zip(before, after)):
-        _fail(model.name, f"fit (jit_compile={jit_compile}) did not change any weight")
+    unchanged = [
+        w.path for w, b, a in zip(model.trainable_weights, before, after) if np.array_equal(b, a)
+    ]
+    if unchanged:
+        _fail(model.name, f"fit (jit_compile={jit_compile}) did not change weights {unchanged}")
+
+
+def _trainable(layer, call_inputs):
+    """`(model, inputs)` to fit: a model that takes one input dict as it is (so its own
+    `train_step` runs), anything else wrapped in a functional model."""
+    if isinstance(layer, keras.Model) and list(call_inputs) == ["inputs"]:
+        return layer, call_inputs["inputs"]
+    return wrap_in_model(layer, call_inputs)
 
 
 def check_mixed_precision_training(layer_cls, init_kwargs, call_inputs):
     """A fit step under each mixed policy gives a finite loss (with loss scaling in float16)."""
     for policy in MIXED_POLICIES:
-        model, arrays = wrap_in_model(layer_cls(**init_kwargs, dtype=policy), call_inputs)
-        check_fit_step(model, arrays, jit_compile=False, loss_scale=policy == "mixed_float16")
+        model, inputs = _trainable(layer_cls(**init_kwargs, dtype=policy), call_inputs)
+        check_fit_step(model, inputs, jit_compile=False, loss_scale=policy == "mixed_float16")
 
 
 def check_mixed_precision(layer_cls, init_kwargs, call_inputs, expected_output_dtype=None,
@@ -295,6 +318,7 @@ def run_layer_checks(
     expected_output_dtype=None,
     large_inputs=True,
     train_mixed=False,
+    call_gradients=True,
     work_dir=None,
     modules=None,
 ):
@@ -311,6 +335,10 @@ def run_layer_checks(
         large_inputs: also check finite outputs under mixed precision for inputs
             scaled to around 1e4.
         train_mixed: also run a fit step under each mixed policy.
+        call_gradients: check that the outputs of `call()` send a gradient to every
+            trainable weight. A model whose `train_step` trains weights that `call()`
+            does not use (auxiliary heads) sets `False`; the fit step still checks
+            that every weight moves.
         work_dir: a folder for the `.keras` file; a temporary one by default.
         modules: modules the fresh process imports to register the classes;
             default the module that defines `layer_cls`.
@@ -320,23 +348,25 @@ def run_layer_checks(
     check_config_round_trip(layer_cls, init_kwargs)
     layer = layer_cls(**init_kwargs)
     check_padding_invariance(layer, call_inputs, output_masks)
-    check_gradients(layer, call_inputs)
+    if call_gradients:
+        check_gradients(layer, call_inputs)
     check_mixed_precision(layer_cls, init_kwargs, call_inputs, expected_output_dtype, large_inputs)
     if train_mixed:
         check_mixed_precision_training(layer_cls, init_kwargs, call_inputs)
-    model, arrays = wrap_in_model(layer_cls(**init_kwargs), call_inputs)
+    model, inputs = _trainable(layer_cls(**init_kwargs), call_inputs)
     with tempfile.TemporaryDirectory() as temporary:
         check_keras_round_trip(
             model,
-            arrays,
+            inputs,
             work_dir or temporary,
             modules or [layer_cls.__module__],
         )
-    check_fit_step(model, arrays)
+    check_fit_step(model, inputs)
     return layer
 
 
-def run_model_checks(model_cls, init_kwargs, inputs, *, work_dir=None, modules=None):
+def run_model_checks(model_cls, init_kwargs, inputs, *, call_gradients=True, work_dir=None,
+                     modules=None):
     """The standard checks for a model that takes one input dict.
 
     As `run_layer_checks` with `call_inputs={"inputs": inputs}`, float32 outputs under
@@ -354,6 +384,7 @@ def run_model_checks(model_cls, init_kwargs, inputs, *, work_dir=None, modules=N
         expected_output_dtype="float32",
         large_inputs=False,
         train_mixed=True,
+        call_gradients=call_gradients,
         work_dir=work_dir,
         modules=modules,
     )

@@ -7,8 +7,20 @@ from generators import MultimodalGenerator
 
 LENGTH = 8
 DIMS = {"text": 12, "audio": 6, "vision": 5}
-# Constructor arguments that fit the shared batches, per registered model name.
 SMALL = dict(seq_len=LENGTH, text_dim=DIMS["text"], audio_dim=DIMS["audio"], video_dim=DIMS["vision"])
+_TRANSFORMER = dict(SMALL, model_dim=16, num_heads=2, ff_dim=32, dropout_rate=0.0)
+# Small constructor arguments that fit the shared data, per registered model name.
+MODEL_ARGS = {
+    "msa": _TRANSFORMER,
+    "msa_seqlevel": _TRANSFORMER,
+    "msa_balanced": dict(_TRANSFORMER, modality_dropout=0.1),
+    "unimodal": dict(_TRANSFORMER, modality="text"),
+}
+
+
+def regression_only(inputs, targets):
+    """Keeps the `regression` target, for models without a classification output."""
+    return inputs, {"regression": targets["regression"]}
 
 
 def msa_batch(num_samples=6, seed=0, **fields):

@@ -1,0 +1,188 @@
+"""A modality-balanced sequence-level model: modality dropout and adaptive unimodal losses."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from msa_tf.layers import MaskedPooling
+from msa_tf.models.msa.components import MODALITIES, modality_inputs
+from msa_tf.models.msa.seq_level import MSASeqLevelModel
+from msa_tf.models.registry import register
+from msa_tf.validation import check_rate
+
+
+@register("msa_balanced")
+@keras.saving.register_keras_serializable(package="msa_tf")
+class BalancedMSAModel(MSASeqLevelModel):
+    """`MSASeqLevelModel` trained so that no modality is left behind.
+
+    Training adds, to the compiled loss, auxiliary unimodal regression losses: each
+    modality's encoder output is mean-pooled into its own linear head, and its mean
+    squared error against the `regression` target is weighted. The weights follow
+    each modality's relative progress, in the spirit of on-the-fly gradient
+    modulation (Peng et al., CVPR 2022): with `p_m` the running (EMA) unimodal loss
+    divided by its first value, `w_m = M p_m^balance / sum_k p_k^balance`, so a
+    modality that has improved least gets the largest weight (they average to 1).
+    During training each modality of each sample is also dropped (its mask set to
+    all `False`) with probability `modality_dropout`, so the fusion cannot lean on
+    one modality. All of it lives in `train_step`: `model.fit`, callbacks and
+    distribution strategies work as usual; prediction and `evaluate` use the plain
+    model. The state (`aux_loss_ema`, `aux_loss_initial`, `aux_weights`) is saved
+    with the model, and the weights show up in the training logs as `weight_text`
+    and so on.
+
+    Args:
+        modality_dropout: probability of dropping a modality of a sample in training.
+        aux_weight: the overall scale of the unimodal losses.
+        balance: the exponent of the progress ratio (0 = equal weights).
+        ema_decay: the decay of the running unimodal losses, in [0, 1).
+        seed: seed of the modality dropout.
+        Other arguments: as for `MSASeqLevelModel`.
+
+    Example:
+    >>> model = BalancedMSAModel(seq_len=6, text_dim=5, audio_dim=4, video_dim=3,
+    ...                          model_dim=8, num_heads=2, ff_dim=16)
+    >>> inputs = {"text": np.ones((2, 6, 5)), "audio": np.ones((2, 6, 4)),
+    ...           "vision": np.ones((2, 6, 3))}
+    >>> model(inputs)["regression"].shape
+    TensorShape([2, 1])
+
+    Reference:
+        Peng et al., "Balanced Multimodal Learning via On-the-fly Gradient
+        Modulation", CVPR 2022.
+    """
+
+    def __init__(
+        self,
+        seq_len=50,
+        text_dim=768,
+        audio_dim=74,
+        video_dim=35,
+        model_dim=64,
+        num_heads=4,
+        ff_dim=128,
+        n_layers_mod=1,
+        n_layers_fuse=1,
+        bidirectional_fusion=False,
+        pooling_method="attention",
+        dropout_rate=0.1,
+        text_vocab_size=None,
+        num_classes=None,
+        modality_dropout=0.1,
+        aux_weight=0.5,
+        balance=1.0,
+        ema_decay=0.9,
+        seed=0,
+        **kwargs,
+    ):
+        super().__init__(
+            seq_len=seq_len, text_dim=text_dim, audio_dim=audio_dim, video_dim=video_dim,
+            model_dim=model_dim, num_heads=num_heads, ff_dim=ff_dim, n_layers_mod=n_layers_mod,
+            n_layers_fuse=n_layers_fuse, bidirectional_fusion=bidirectional_fusion,
+            pooling_method=pooling_method, dropout_rate=dropout_rate,
+            text_vocab_size=text_vocab_size, num_classes=num_classes, **kwargs,
+        )
+        self.modality_dropout = check_rate("modality_dropout", modality_dropout)
+        if not isinstance(aux_weight, (int, float)) or aux_weight < 0:
+            raise ValueError(f"`aux_weight` must be a number >= 0; received aux_weight={aux_weight!r}")
+        if not isinstance(balance, (int, float)) or balance < 0:
+            raise ValueError(f"`balance` must be a number >= 0; received balance={balance!r}")
+        self.aux_weight = float(aux_weight)
+        self.balance = float(balance)
+        self.ema_decay = check_rate("ema_decay", ema_decay)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.aux_poolers = {
+            m: MaskedPooling("mean", dtype=self.dtype_policy, name=f"{m}_aux_pooling")
+            for m in MODALITIES
+        }
+        self.aux_heads = {
+            m: keras.layers.Dense(1, dtype="float32", name=f"{m}_aux_head") for m in MODALITIES
+        }
+        self.aux_trackers = {m: keras.metrics.Mean(name=f"aux_{m}_loss") for m in MODALITIES}
+        self.weight_trackers = {m: keras.metrics.Mean(name=f"weight_{m}") for m in MODALITIES}
+
+    def build(self, inputs_shape):
+        super().build(inputs_shape)
+        for m in MODALITIES:
+            encoded = (*inputs_shape[m][:2], self.model_dim)
+            self.aux_poolers[m].build(encoded)
+            self.aux_heads[m].build((encoded[0], self.model_dim))
+        count = len(MODALITIES)
+        self.aux_loss_ema = self.add_weight(
+            shape=(count,), initializer="zeros", trainable=False, name="aux_loss_ema"
+        )
+        self.aux_loss_initial = self.add_weight(
+            shape=(count,), initializer="zeros", trainable=False, name="aux_loss_initial"
+        )
+        self.aux_weights = self.add_weight(
+            shape=(count,), initializer="ones", trainable=False, name="aux_weights"
+        )
+
+    def _dropped(self, parsed):
+        """The parsed inputs with whole modalities of samples masked out at random."""
+        if not self.modality_dropout:
+            return parsed
+        batch = ops.shape(parsed["text"][1])[0]
+        keep = keras.random.uniform((batch, len(MODALITIES)), seed=self.seed_generator)
+        keep = keep >= self.modality_dropout
+        # A sample keeps all its modalities rather than losing every one.
+        keep = ops.logical_or(keep, ops.logical_not(ops.any(keep, axis=1, keepdims=True)))
+        return {
+            m: (x, ops.logical_and(mask, keep[:, i : i + 1]))
+            for i, (m, (x, mask)) in enumerate(parsed.items())
+        }
+
+    def _forward(self, inputs, training):
+        """Outputs and the unimodal predictions, with modality dropout when training."""
+        parsed = modality_inputs(inputs)
+        if training:
+            parsed = self._dropped(parsed)
+        masks = [parsed[m][1] for m in MODALITIES]
+        encoded = [self.encoders[m](x, mask=mask, training=training) for m, (x, mask) in parsed.items()]
+        fused = self.fusion(*encoded, *masks, training=training)
+        outputs = self.head(self.fusion_head(list(fused), mask=masks), training=training)
+        unimodal = [
+            self.aux_heads[m](self.aux_poolers[m](sequence, mask=mask))
+            for m, sequence, mask in zip(MODALITIES, encoded, masks)
+        ]
+        return outputs, unimodal
+
+    def _update_weights(self, aux_losses):
+        first_step = ops.all(ops.equal(self.aux_loss_initial, 0.0))
+        initial = ops.where(first_step, aux_losses, self.aux_loss_initial)
+        ema = ops.where(
+            first_step, aux_losses,
+            self.ema_decay * self.aux_loss_ema + (1.0 - self.ema_decay) * aux_losses,
+        )
+        progress = ema / ops.maximum(initial, 1e-6)
+        powered = ops.power(ops.maximum(progress, 1e-6), self.balance)
+        self.aux_loss_initial.assign(initial)
+        self.aux_loss_ema.assign(ema)
+        self.aux_weights.assign(len(MODALITIES) * powered / ops.sum(powered))
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if not self.built:  # `fit` may trace this step before anything called the model
+            self.build({key: tuple(value.shape) for key, value in x.items()})
+        target = ops.cast(y["regression"], "float32")
+        with tf.GradientTape() as tape:
+            outputs, unimodal = self._forward(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=outputs, sample_weight=sample_weight)
+            aux_losses = ops.stack([ops.mean(ops.square(p - target)) for p in unimodal])
+            weights = ops.stop_gradient(self.aux_weights)
+            total = loss + self.aux_weight * ops.sum(weights * aux_losses)
+            scaled = self.optimizer.scale_loss(total)
+        gradients = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        self._update_weights(ops.stop_gradient(aux_losses))
+        for i, m in enumerate(MODALITIES):
+            self.aux_trackers[m].update_state(aux_losses[i])
+            self.weight_trackers[m].update_state(self.aux_weights[i])
+        own = set(self.aux_trackers.values()) | set(self.weight_trackers.values())
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(total)
+            elif metric not in own:
+                metric.update_state(y, outputs, sample_weight=sample_weight)
+        return {metric.name: metric.result() for metric in self.metrics}
