@@ -48,3 +48,8 @@ def test_readme_synthetic_data_example_runs(tmp_path):
     inputs, targets = namespace["train"].element_spec
     assert inputs["text"].shape.as_list() == [32, 50, 768]
     assert targets["regression"].shape.as_list() == [32, 1]
+
+
+def test_readme_model_zoo_example_runs(tmp_path):
+    namespace = _run_readme_section("A model from the zoo", tmp_path)
+    assert np.all(np.isfinite(namespace["history"].history["loss"]))

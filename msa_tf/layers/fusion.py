@@ -102,7 +102,7 @@ class CrossModalFusion(keras.layers.Layer):
             for target, source in pairs:
                 block = self._block(f"{target}_from_{source}_{layer_index}")
                 block.build(shapes[target], shapes[source])
-                blocks[(target, source)] = block
+                blocks[f"{target}_from_{source}"] = block
             self.directions.append(blocks)
 
     def call(
@@ -122,7 +122,7 @@ class CrossModalFusion(keras.layers.Layer):
         }
 
         def attend(target, source, query, context):
-            return self.directions[layer_index][(target, source)](
+            return self.directions[layer_index][f"{target}_from_{source}"](
                 query,
                 context,
                 query_mask=masks[target],

@@ -23,10 +23,15 @@ def names():
     return sorted(_MODELS)
 
 
+def model_class(name):
+    """The class registered as `name`; raises `ValueError` naming the registered models."""
+    check_choice("name", name, tuple(names()))
+    return _MODELS[name]
+
+
 def get(name, **kwargs):
     """A new model `name` built with `kwargs`.
 
     Raises `ValueError` naming the registered models for an unknown name.
     """
-    check_choice("name", name, tuple(names()))
-    return _MODELS[name](**kwargs)
+    return model_class(name)(**kwargs)

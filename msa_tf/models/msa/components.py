@@ -233,3 +233,50 @@ def per_modality(name, value, check):
     else:
         values = {modality: value for modality in MODALITIES}
     return {modality: check(f"{name}[{modality!r}]", item) for modality, item in values.items()}
+
+
+# The argument that names each modality's feature size (the vision input is `vision`).
+DIM_ARGUMENTS = {"text": "text_dim", "audio": "audio_dim", "vision": "video_dim"}
+
+
+def optional(check):
+    """`check` that lets `None` through (meaning "any")."""
+    return lambda name, value: None if value is None else check(name, value)
+
+
+def check_data_arguments(seq_len, text_dim, audio_dim, video_dim):
+    """Checks the optional data arguments; `None` means "any". Raises `ValueError`."""
+    if seq_len is not None:
+        per_modality("seq_len", seq_len, check_positive_int)
+    for name, value in zip(DIM_ARGUMENTS.values(), (text_dim, audio_dim, video_dim)):
+        optional(check_positive_int)(name, value)
+
+
+def check_input_shapes(model, inputs_shape):
+    """Checks the input dict's shapes against `model`'s data arguments.
+
+    `model` has the attributes `seq_len`, `text_dim`, `audio_dim`, `video_dim` (each
+    `None` = unchecked) and `text_vocab_size`. Raises `ValueError` naming the input
+    and the argument it contradicts.
+    """
+    check_modalities(inputs_shape)
+    lengths = None if model.seq_len is None else per_modality("seq_len", model.seq_len,
+                                                              check_positive_int)
+    for m in MODALITIES:
+        shape = tuple(inputs_shape[m])
+        token_ids = m == "text" and model.text_vocab_size is not None
+        if len(shape) != (2 if token_ids else 3):
+            expected = "(batch, time) token ids" if token_ids else "(batch, time, dim) features"
+            raise ValueError(f"`{m}` must be {expected}; received {m} with shape {shape}")
+        dim_argument = DIM_ARGUMENTS[m]
+        dim = getattr(model, dim_argument)
+        if not token_ids and dim is not None and shape[-1] is not None and shape[-1] != dim:
+            raise ValueError(
+                f"The last dimension of `{m}` must equal `{dim_argument}`={dim}; "
+                f"received {m} with shape {shape}"
+            )
+        if lengths is not None and shape[1] is not None and shape[1] > lengths[m]:
+            raise ValueError(
+                f"`{m}` has {shape[1]} steps, more than `seq_len`={model.seq_len!r} allows; "
+                f"received {m} with shape {shape}"
+            )

@@ -9,9 +9,10 @@ from msa_tf.models.msa.components import (
     MODALITIES,
     SentimentHead,
     SentimentModel,
+    check_data_arguments,
+    check_input_shapes,
     modality_inputs,
 )
-from msa_tf.models.msa.tensor_fusion import check_data_arguments, check_input_shapes
 from msa_tf.models.registry import register
 from msa_tf.validation import check_choice, check_positive_int, check_rate
 

@@ -24,7 +24,9 @@ from msa_tf.validation import check_choice, check_divisible, check_positive_int,
 
 CONV_PADDINGS = ("same", "valid", "causal")
 # Each target modality is attended from the two others, in MulT's order.
-DIRECTIONS = tuple((target, source) for target in MODALITIES for source in MODALITIES if source != target)
+DIRECTIONS = tuple(
+    (target, source) for target in MODALITIES for source in MODALITIES if source != target
+)
 
 
 def _optional_positive_int(name, value):
@@ -44,19 +46,20 @@ def _valid_mask(mask, kernel_size):
 class MulT(SentimentModel):
     """The Multimodal Transformer: six directional cross-modal transformers.
 
-    Each modality goes through a temporal `Conv1D` (no bias) to `d_model` features
-    (token-id text through an `Embedding` instead); padded steps are set to zero
-    before it, so a real step never reads a padded value. Every transformer input is
-    scaled by `sqrt(width)` and gets sinusoidal positions, counted over the real
-    steps only, so left and right padding give the same prediction. Each target
-    modality is attended from each of the two others by `cross_layers` pre-norm
-    `CrossAttentionBlock`s (both sequences normalised; a final layer normalisation
-    per direction); the two results are concatenated (`2 * d_model`) and go through
-    `self_layers` pre-norm `TransformerBlock`s. The last real step of each target
-    (`MaskedPooling("last")`, wherever the padding is) is taken, the three are
-    concatenated (`6 * d_model`) into MulT's residual MLP (`proj1` -> ReLU ->
-    dropout -> `proj2`, plus its input), and float32 output layers give the results.
-    Padded steps never change a prediction.
+    Each modality goes through a temporal `Conv1D` (no bias, run in float32) to
+    `d_model` features (token-id text through an `Embedding` instead); padded steps
+    are set to zero before it, so a real step never reads a padded value. Every
+    transformer input is scaled by `sqrt(width)` and gets sinusoidal positions,
+    counted over the real steps only, so left and right padding give the same
+    prediction. Each target modality is attended from each of the two others by
+    `cross_layers` pre-norm `CrossAttentionBlock`s (both sequences normalised); the
+    two results are concatenated (`2 * d_model`) and go through `self_layers`
+    pre-norm `TransformerBlock`s. Every block has MulT's ReLU feed-forward network
+    (4 times its width) and every stack ends with a layer normalisation. The last
+    real step of each target (`MaskedPooling("last")`, wherever the padding is) is
+    taken, the three are concatenated (`6 * d_model`) into MulT's residual MLP
+    (`proj1` -> ReLU -> dropout -> `proj2`, plus its input), and float32 output
+    layers give the results. Padded steps never change a prediction.
 
     Args:
         seq_len: the longest sequence, one int or a dict per modality; with

@@ -8,57 +8,14 @@ from msa_tf.models.msa.components import (
     MODALITIES,
     SentimentHead,
     SentimentModel,
+    check_data_arguments,
+    check_input_shapes,
     check_modalities,
     modality_inputs,
-    per_modality,
+    optional,
 )
 from msa_tf.models.registry import register
 from msa_tf.validation import check_positive_int, check_rate
-
-# The argument that names each modality's feature size (the vision input is `vision`).
-DIM_ARGUMENTS = {"text": "text_dim", "audio": "audio_dim", "vision": "video_dim"}
-
-
-def _optional(check):
-    return lambda name, value: None if value is None else check(name, value)
-
-
-def check_data_arguments(seq_len, text_dim, audio_dim, video_dim):
-    """Checks the optional data arguments; `None` means "any". Raises `ValueError`."""
-    if seq_len is not None:
-        per_modality("seq_len", seq_len, check_positive_int)
-    for name, value in zip(DIM_ARGUMENTS.values(), (text_dim, audio_dim, video_dim)):
-        _optional(check_positive_int)(name, value)
-
-
-def check_input_shapes(model, inputs_shape):
-    """Checks the input dict's shapes against `model`'s data arguments.
-
-    `model` has the attributes `seq_len`, `text_dim`, `audio_dim`, `video_dim` (each
-    `None` = unchecked) and `text_vocab_size`. Raises `ValueError` naming the input
-    and the argument it contradicts.
-    """
-    check_modalities(inputs_shape)
-    lengths = None if model.seq_len is None else per_modality("seq_len", model.seq_len,
-                                                              check_positive_int)
-    for m in MODALITIES:
-        shape = tuple(inputs_shape[m])
-        token_ids = m == "text" and model.text_vocab_size is not None
-        if len(shape) != (2 if token_ids else 3):
-            expected = "(batch, time) token ids" if token_ids else "(batch, time, dim) features"
-            raise ValueError(f"`{m}` must be {expected}; received {m} with shape {shape}")
-        dim_argument = DIM_ARGUMENTS[m]
-        dim = getattr(model, dim_argument)
-        if not token_ids and dim is not None and shape[-1] is not None and shape[-1] != dim:
-            raise ValueError(
-                f"The last dimension of `{m}` must equal `{dim_argument}`={dim}; "
-                f"received {m} with shape {shape}"
-            )
-        if lengths is not None and shape[1] is not None and shape[1] > lengths[m]:
-            raise ValueError(
-                f"`{m}` has {shape[1]} steps, more than `seq_len`={model.seq_len!r} allows; "
-                f"received {m} with shape {shape}"
-            )
 
 
 def _masked_lstm(units, dtype, name):
@@ -109,7 +66,7 @@ class UnimodalSubnetworks(keras.layers.Layer):
         self.audio_hidden = check_positive_int("audio_hidden", audio_hidden)
         self.vision_hidden = check_positive_int("vision_hidden", vision_hidden)
         self.dropout = check_rate("dropout", dropout)
-        self.text_vocab_size = _optional(check_positive_int)("text_vocab_size", text_vocab_size)
+        self.text_vocab_size = optional(check_positive_int)("text_vocab_size", text_vocab_size)
         policy = self.dtype_policy
         self.text_embedding = None
         if self.text_vocab_size is not None:

@@ -15,6 +15,13 @@ MODEL_ARGS = {
     "msa_seqlevel": _TRANSFORMER,
     "msa_balanced": dict(_TRANSFORMER, modality_dropout=0.1),
     "unimodal": dict(_TRANSFORMER, modality="text"),
+    "mult": dict(SMALL, d_model=16, num_heads=2, cross_layers=1, self_layers=1, attn_dropout=0.0,
+                 embed_dropout=0.0),
+    "tfn": dict(SMALL, text_hidden=16, audio_hidden=8, vision_hidden=8, post_fusion_dim=16,
+                dropout=0.0),
+    "lmf": dict(SMALL, text_hidden=16, audio_hidden=8, vision_hidden=8, post_fusion_dim=16,
+                dropout=0.0, rank=4),
+    "maft": dict(SMALL, hidden_dim=16, quality_hidden=8, dropout=0.0),
 }
 
 
@@ -38,3 +45,17 @@ def batch():
     inputs, _ = msa_batch()
     assert not inputs["audio_mask"].all(), "the checks need padded steps"
     return inputs
+
+
+def left_padded(inputs):
+    """The same sequences with their real steps moved to the end (padding in front)."""
+    moved = dict(inputs)
+    for name in ("text", "audio", "vision"):
+        mask = inputs[f"{name}_mask"]
+        # A stable sort of the mask puts the padded steps first, the real ones in order.
+        order = np.argsort(mask, axis=1, kind="stable")
+        moved[name] = np.take_along_axis(
+            inputs[name], order.reshape(order.shape + (1,) * (inputs[name].ndim - 2)), axis=1
+        )
+        moved[f"{name}_mask"] = np.take_along_axis(mask, order, axis=1)
+    return moved

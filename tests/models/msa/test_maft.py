@@ -8,8 +8,7 @@ from msa_tf.models.msa.components import MODALITIES
 from msa_tf.models.msa.maft import MAFT
 from msa_tf.testing import run_model_checks
 
-from .conftest import SMALL, msa_batch
-from .test_tensor_fusion import left_padded
+from .conftest import SMALL, left_padded, msa_batch
 
 ARGS = dict(SMALL, hidden_dim=6, quality_hidden=4, dropout=0.0)
 

@@ -4,32 +4,35 @@ import pytest
 from msa_tf.models import get
 from msa_tf.models.msa.components import MODALITIES
 from msa_tf.models.msa.mult import MulT
-from msa_tf.testing import check_padding_invariance, run_model_checks
+from msa_tf.testing import (
+    check_config_round_trip,
+    check_gradients,
+    check_mixed_precision,
+    check_mixed_precision_training,
+    check_padding_invariance,
+    run_model_checks,
+)
 
-from .conftest import SMALL
+from .conftest import SMALL, left_padded
 
 ARGS = dict(SMALL, d_model=8, num_heads=2, cross_layers=1, self_layers=1)
 NO_DROPOUT = dict(ARGS, attn_dropout=0.0, embed_dropout=0.0)
 
 
-@pytest.mark.parametrize(
-    "options",
-    [{}, {"causal": True, "conv_kernel_sizes": 3, "num_classes": 3}],
-    ids=["default_options", "causal_kernel3_two_heads"],
-)
-def test_passes_the_model_checks(batch, options):
-    run_model_checks(MulT, dict(ARGS, **options), batch)
+def test_passes_the_model_checks(batch):
+    run_model_checks(MulT, dict(ARGS, causal=True, conv_kernel_sizes=3, num_classes=3), batch)
 
 
-def _left_padded(inputs):
-    """The same sequences with their real steps moved to the end of each row."""
-    moved = dict(inputs)
-    for m in MODALITIES:
-        mask = inputs[f"{m}_mask"]
-        lengths = mask.sum(axis=1)
-        moved[m] = np.stack([np.roll(x, n, axis=0) for x, n in zip(inputs[m], mask.shape[1] - lengths)])
-        moved[f"{m}_mask"] = np.stack([np.roll(row, n) for row, n in zip(mask, mask.shape[1] - lengths)])
-    return moved
+def test_default_options_pass_the_checks_without_export_and_xla(batch):
+    # The .keras round trip and the XLA fit step (most of the ~40 s above) do not
+    # depend on these options; every other standard check runs.
+    call_inputs = {"inputs": batch}
+    check_config_round_trip(MulT, ARGS)
+    model = MulT(**ARGS)
+    check_padding_invariance(model, call_inputs)
+    check_gradients(model, call_inputs)
+    check_mixed_precision(MulT, ARGS, call_inputs, "float32", large_inputs=False)
+    check_mixed_precision_training(MulT, ARGS, call_inputs)
 
 
 @pytest.mark.parametrize(
@@ -46,14 +49,17 @@ def test_prediction_reads_the_last_real_step_whatever_the_padding_side(batch, co
     assert batch["text_mask"][:, 0].all() and not batch["text_mask"][:, -1].all(), "right padding"
     model = MulT(**dict(NO_DROPOUT, **conv))
     right = model(batch)["regression"].numpy()
-    left_inputs = _left_padded(batch)
+    left_inputs = left_padded(batch)
     np.testing.assert_allclose(model(left_inputs)["regression"].numpy(), right, atol=1e-5)
+    check_padding_invariance(model, {"inputs": batch})
     check_padding_invariance(model, {"inputs": left_inputs})
-    # The last real step counts: changing it changes the prediction.
-    last = batch["text_mask"].sum(axis=1) - 1
+    # The last real step counts: changing it changes the prediction (a "valid"
+    # convolution drops a text shorter than its kernel, so only longer ones count).
+    lengths = batch["text_mask"].sum(axis=1)
     changed = dict(batch, text=batch["text"].copy())
-    changed["text"][np.arange(len(last)), last] += 1.0
-    assert np.all(np.abs(model(changed)["regression"].numpy() - right) > 1e-6)
+    changed["text"][np.arange(len(lengths)), lengths - 1] += 1.0
+    moved = np.abs(model(changed)["regression"].numpy()[:, 0] - right[:, 0]) > 1e-6
+    assert (lengths >= 3).sum() >= 3 and moved[lengths >= 3].all()
 
 
 @pytest.mark.parametrize("causal", [True, False])
@@ -62,7 +68,7 @@ def test_causal_self_attention_ignores_later_steps(causal):
     model.build({m: (2, 8, SMALL[f"{'video' if m == 'vision' else m}_dim"]) for m in MODALITIES})
     x = np.random.default_rng(0).normal(size=(2, 8, 16)).astype("float32")
     later = x.copy()
-    later[:, 5:] += 3.0
+    later[:, 5:] = np.random.default_rng(1).normal(size=(2, 3, 16))
     for block in model.self_blocks["audio"]:
         before, after = block(x).numpy(), block(later).numpy()
         assert np.allclose(before[:, :5], after[:, :5], atol=1e-5) == causal

@@ -6,23 +6,9 @@ from msa_tf.models import get
 from msa_tf.models.msa.tensor_fusion import LMF, TFN, LowRankFusion, TensorFusion
 from msa_tf.testing import run_model_checks
 
-from .conftest import SMALL
+from .conftest import SMALL, left_padded
 
 ARGS = dict(SMALL, text_hidden=6, audio_hidden=4, vision_hidden=3, post_fusion_dim=8, dropout=0.0)
-
-
-def left_padded(inputs):
-    """The same sequences with their real steps moved to the end (padding in front)."""
-    moved = dict(inputs)
-    for name in ("text", "audio", "vision"):
-        mask = inputs[f"{name}_mask"]
-        # A stable sort of the mask puts the padded steps first, the real ones in order.
-        order = np.argsort(mask, axis=1, kind="stable")
-        moved[name] = np.take_along_axis(
-            inputs[name], order.reshape(order.shape + (1,) * (inputs[name].ndim - 2)), axis=1
-        )
-        moved[f"{name}_mask"] = np.take_along_axis(mask, order, axis=1)
-    return moved
 
 
 def _numpy(tensors):

@@ -1,0 +1,135 @@
+"""Zoo-wide behaviour: registry, learning, missing data, export and distribution."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from generators import MultimodalGenerator
+from msa_tf import models
+from msa_tf.export import export_saved_model
+
+from .conftest import DIMS, LENGTH, MODEL_ARGS, msa_batch, regression_only
+
+FIELDS = dict(text_dim=DIMS["text"], audio_dim=DIMS["audio"], vision_dim=DIMS["vision"],
+              min_length=3, max_length=LENGTH)
+
+
+def _fit_and_predict(name, interaction, epochs, num_samples=768, **fields):
+    keras.utils.set_random_seed(0)
+    generator = MultimodalGenerator(num_samples=num_samples, interaction=interaction,
+                                    correlation_strength=0.9, **FIELDS, **fields)
+    train = generator.dataset("train", 64, pad_to=LENGTH, drop_remainder=True).map(regression_only)
+    test_inputs, test_targets = next(iter(generator.dataset("test", 512, pad_to=LENGTH)))
+    model = models.get(name, **MODEL_ARGS[name])
+    # Without XLA: its compile costs more than these few steps (the model checks cover it).
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss={"regression": "mse"}, jit_compile=False)
+    model.fit(train.cache(), epochs=epochs, verbose=0)
+    prediction = model.predict(test_inputs, verbose=0)["regression"][:, 0]
+    return prediction, test_targets["regression"].numpy()[:, 0], model
+
+
+def test_registry_lists_the_zoo():
+    assert set(MODEL_ARGS) <= set(models.names())
+    with pytest.raises(ValueError, match=r"`name` must be one of .*'msa_seqlevel'.*; received name='msa_seq'"):
+        models.get("msa_seq")
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_ARGS))
+def test_beats_the_mean_predictor_on_redundant_data_with_missing_modalities(name):
+    prediction, truth, model = _fit_and_predict(name, "redundant", epochs=3, missing_rate=0.2)
+    assert np.all(np.isfinite(prediction))
+    assert np.mean((prediction - truth) ** 2) < 0.6 * np.var(truth)
+    steps_missing, _ = msa_batch(num_samples=16, missing="steps", missing_rate=0.5)
+    assert np.all(np.isfinite(model.predict(steps_missing, verbose=0)["regression"]))
+
+
+SYNERGY_MARGIN = 0.4
+
+
+def test_fusion_models_beat_every_unimodal_model_on_synergy_data():
+    """Only the product of the audio and vision signals predicts the target."""
+    correlation = {}
+    for modality in ("text", "audio", "vision"):
+        MODEL_ARGS["unimodal"]["modality"] = modality
+        prediction, truth, _ = _fit_and_predict("unimodal", "synergy", epochs=4)
+        correlation[f"unimodal_{modality}"] = np.corrcoef(prediction, truth)[0, 1]
+    MODEL_ARGS["unimodal"]["modality"] = "text"
+    best_unimodal = max(correlation.values())
+    for name in [n for n in ("msa_seqlevel", "mult") if n in MODEL_ARGS]:
+        prediction, truth, _ = _fit_and_predict(name, "synergy", epochs=4)
+        correlation[name] = np.corrcoef(prediction, truth)[0, 1]
+        assert correlation[name] > best_unimodal + SYNERGY_MARGIN, correlation
+
+
+EXPORTED = """
+import json, sys
+import numpy as np, tensorflow as tf
+spec = json.loads(sys.argv[1])
+data = dict(np.load(spec["inputs"]))
+results = {}
+for name, path in spec["models"].items():
+    loaded = tf.saved_model.load(path)
+    results[name] = loaded.serve(data)["regression"].numpy().tolist()
+print(json.dumps(results))
+"""
+
+
+def test_saved_models_give_the_keras_predictions_in_a_fresh_process(tmp_path):
+    inputs, _ = msa_batch(num_samples=5, seed=3)
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    expected, paths = {}, {}
+    for name, kwargs in sorted(MODEL_ARGS.items()):
+        model = models.get(name, **kwargs)
+        paths[name] = str(tmp_path / name)
+        export_saved_model(model, paths[name], inputs)
+        expected[name] = model(inputs, training=False)["regression"].numpy()
+    spec = json.dumps({"inputs": str(tmp_path / "inputs.npz"), "models": paths})
+    run = subprocess.run([sys.executable, "-c", EXPORTED, spec], capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    served = json.loads(run.stdout.strip().splitlines()[-1])
+    for name in MODEL_ARGS:
+        np.testing.assert_allclose(served[name], expected[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+MIRRORED = """
+import json, sys
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from msa_tf import models
+spec = json.loads(sys.argv[1])
+# Keras 3.15 averages the first distributed batch to build the model, which fails for
+# boolean tensors: masks go in as int32 (the models read any nonzero value as real).
+data = {k: v.astype("int32") if v.dtype == bool else v for k, v in np.load(spec["inputs"]).items()}
+target = {"regression": np.linspace(-1, 1, len(data["text"]), dtype="float32")[:, None]}
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+losses = {}
+for name, kwargs in spec["models"].items():
+    with strategy.scope():
+        model = models.get(name, **kwargs)
+        model.compile(optimizer="adam", loss={"regression": "mse"})
+    history = model.fit(data, target, batch_size=8, epochs=1, verbose=0)
+    losses[name] = history.history["loss"]
+print(json.dumps({"replicas": strategy.num_replicas_in_sync, "losses": losses}))
+"""
+
+
+def test_every_model_trains_under_mirrored_strategy_on_two_devices(tmp_path):
+    inputs, _ = msa_batch(num_samples=16, seed=4)
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    spec = json.dumps({"inputs": str(tmp_path / "inputs.npz"), "models": MODEL_ARGS})
+    run = subprocess.run([sys.executable, "-c", textwrap.dedent(MIRRORED), spec],
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2
+    assert set(result["losses"]) == set(MODEL_ARGS)
+    for name, losses in result["losses"].items():
+        assert np.all(np.isfinite(losses)), name
