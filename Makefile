@@ -21,8 +21,9 @@ install: $(VENV)/.installed-$(EXTRAS)
 demo: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/python examples/fusion_quickstart.py
 
+# Two workers: XLA compiles and graph tracing are mostly single-threaded.
 test: $(VENV)/.installed-$(EXTRAS),test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --durations=10
 
 clean:
 	rm -rf $(VENV) build *.egg-info
