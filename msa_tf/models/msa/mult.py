@@ -17,6 +17,7 @@ from msa_tf.models.msa.components import (
     SentimentModel,
     check_modalities,
     modality_inputs,
+    optional,
     per_modality,
 )
 from msa_tf.models.registry import register
@@ -27,10 +28,6 @@ CONV_PADDINGS = ("same", "valid", "causal")
 DIRECTIONS = tuple(
     (target, source) for target in MODALITIES for source in MODALITIES if source != target
 )
-
-
-def _optional_positive_int(name, value):
-    return None if value is None else check_positive_int(name, value)
 
 
 def _valid_mask(mask, kernel_size):
@@ -156,8 +153,8 @@ class MulT(SentimentModel):
         self.embed_dropout = check_rate("embed_dropout", embed_dropout)
         self.out_dropout = check_rate("out_dropout", out_dropout)
         self.causal = bool(causal)
-        self.text_vocab_size = _optional_positive_int("text_vocab_size", text_vocab_size)
-        self.num_classes = _optional_positive_int("num_classes", num_classes)
+        self.text_vocab_size = optional(check_positive_int)("text_vocab_size", text_vocab_size)
+        self.num_classes = optional(check_positive_int)("num_classes", num_classes)
         if conv_padding == "valid":
             for m in self._convolved():
                 if self._kernels[m] > lengths[m]:
