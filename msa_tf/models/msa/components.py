@@ -151,6 +151,23 @@ class SequenceEncoder(keras.layers.Layer):
         return config
 
 
+def sequence_encoders(modalities, seq_len, width, num_heads, ff_dim, n_layers, dropout,
+                      text_vocab_size, dtype):
+    """`{modality: SequenceEncoder}`, token ids for text when `text_vocab_size` is set.
+
+    `seq_len` is one int or a dict per modality (the longest sequence of each).
+    """
+    lengths = per_modality("seq_len", seq_len, check_positive_int)
+    return {
+        m: SequenceEncoder(
+            width, num_heads, ff_dim, n_layers, lengths[m],
+            vocab_size=text_vocab_size if m == "text" else None,
+            dropout=dropout, dtype=dtype, name=f"{m}_encoder",
+        )
+        for m in modalities
+    }
+
+
 @keras.saving.register_keras_serializable(package="msa_tf")
 class SentimentHead(keras.layers.Layer):
     """An MLP from a fused vector to the outputs `{"regression", "classification"}`.

@@ -9,10 +9,9 @@ from msa_tf.models.msa.components import (
     MODALITIES,
     SentimentHead,
     SentimentModel,
-    SequenceEncoder,
     check_modalities,
     modality_inputs,
-    per_modality,
+    sequence_encoders,
 )
 from msa_tf.models.registry import register
 from msa_tf.validation import check_choice, check_positive_int, check_rate
@@ -94,15 +93,10 @@ class MSAModel(SentimentModel):
                 f"`modalities` must be distinct names among {MODALITIES}; "
                 f"received modalities={modalities!r}"
             )
-        lengths = per_modality("seq_len", seq_len, check_positive_int)
-        self.encoders = {
-            m: SequenceEncoder(
-                model_dim, num_heads, ff_dim, n_layers, lengths[m],
-                vocab_size=text_vocab_size if m == "text" else None,
-                dropout=dropout_rate, dtype=self.dtype_policy, name=f"{m}_encoder",
-            )
-            for m in self.modalities
-        }
+        self.encoders = sequence_encoders(
+            self.modalities, seq_len, model_dim, num_heads, ff_dim, n_layers, dropout_rate,
+            text_vocab_size, self.dtype_policy,
+        )
         self.poolers = {
             m: MaskedPooling(pooling, dtype=self.dtype_policy, name=f"{m}_pooling")
             for m in self.modalities

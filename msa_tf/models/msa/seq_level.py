@@ -7,10 +7,9 @@ from msa_tf.models.msa.components import (
     MODALITIES,
     SentimentHead,
     SentimentModel,
-    SequenceEncoder,
     check_modalities,
     modality_inputs,
-    per_modality,
+    sequence_encoders,
 )
 from msa_tf.models.registry import register
 from msa_tf.validation import check_choice, check_positive_int, check_rate
@@ -89,15 +88,10 @@ class MSASeqLevelModel(SentimentModel):
         self.dropout_rate = check_rate("dropout_rate", dropout_rate)
         self.text_vocab_size = text_vocab_size
         self.num_classes = num_classes
-        lengths = per_modality("seq_len", seq_len, check_positive_int)
-        self.encoders = {
-            m: SequenceEncoder(
-                model_dim, num_heads, ff_dim, n_layers_mod, lengths[m],
-                vocab_size=text_vocab_size if m == "text" else None,
-                dropout=dropout_rate, dtype=self.dtype_policy, name=f"{m}_encoder",
-            )
-            for m in MODALITIES
-        }
+        self.encoders = sequence_encoders(
+            MODALITIES, seq_len, model_dim, num_heads, ff_dim, n_layers_mod, dropout_rate,
+            text_vocab_size, self.dtype_policy,
+        )
         self.fusion = CrossModalFusion(
             model_dim, num_heads, n_layers=n_layers_fuse, bidirectional=bidirectional_fusion,
             ff_dim=ff_dim, dropout=dropout_rate, dtype=self.dtype_policy, name="fusion",
