@@ -119,6 +119,11 @@ class BalancedMSAModel(MSASeqLevelModel):
             shape=(count,), initializer="ones", trainable=False, name="aux_weights"
         )
 
+    def test_step(self, data):
+        # The unimodal trackers only measure training; evaluation would report them as 0.
+        own = {metric.name for metric in [*self.aux_trackers.values(), *self.weight_trackers.values()]}
+        return {name: value for name, value in super().test_step(data).items() if name not in own}
+
     def _dropped(self, parsed):
         """The parsed inputs with whole modalities of samples masked out at random."""
         if not self.modality_dropout:

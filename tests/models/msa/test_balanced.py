@@ -33,6 +33,7 @@ def test_unimodal_loss_weights_favour_the_modality_that_lags():
     assert sum(weights.values()) == pytest.approx(3.0, abs=1e-4)
     assert history["weight_audio"][-1] < history["weight_audio"][0]
     assert np.all(np.isfinite(history["loss"]))
+    assert set(model.evaluate(data, verbose=0, return_dict=True)) == {"loss"}
 
 
 @pytest.mark.parametrize(
