@@ -18,12 +18,14 @@ $(VENV)/.installed-%: setup.cfg pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed-$(EXTRAS)
 
+# The quickstart experiment: synthetic data -> MSASeqLevelModel -> metrics table, plots, exports.
 demo: $(VENV)/.installed-$(EXTRAS)
-	$(BIN)/python examples/fusion_quickstart.py
+	$(BIN)/msa-tf train configs/quickstart.yaml --overwrite
 
-# Two workers: XLA compiles and graph tracing are mostly single-threaded.
+# Two workers: XLA compiles and graph tracing are mostly single-threaded. Tests marked with
+# one xdist_group share a worker (and the module fixtures that train a model once).
 test: $(VENV)/.installed-$(EXTRAS),test
-	$(BIN)/python -m pytest -n 2 --durations=10
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=10
 
 clean:
 	rm -rf $(VENV) build *.egg-info

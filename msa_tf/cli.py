@@ -4,13 +4,20 @@ Examples:
     msa-tf --version
     msa-tf models
     msa-tf generate multimodal --out data/synth --preset mosei --num-samples 2000 --shards 4
+    msa-tf train configs/quickstart.yaml --set training.epochs=3
+    msa-tf evaluate runs/quickstart --split valid
+    msa-tf export runs/quickstart --format tflite
+
+Exit codes: 0 on success, 2 on a usage or config error, 1 on a failure during a run.
 """
 
 import argparse
 import os
 import sys
+import traceback
 
 import msa_tf
+from msa_tf.training.config import ConfigError
 
 
 def _registered_classes():
@@ -85,6 +92,80 @@ def generate_multimodal(args):
     return 0
 
 
+def train(args):
+    """Trains, evaluates and exports the experiment of a YAML config."""
+    from msa_tf.training import config, runner
+
+    experiment = config.load_config(args.config, args.set)
+    runner.train(experiment, overwrite=args.overwrite)
+    return 0
+
+
+def evaluate(args):
+    """Evaluates a finished run's model on a split."""
+    from msa_tf.training import runner
+
+    runner.evaluate_run(args.run_dir, split=args.split, overrides=args.set, data_path=args.data)
+    return 0
+
+
+def export(args):
+    """Exports a finished run's model."""
+    from msa_tf.training import runner
+
+    path = runner.export_run(args.run_dir, args.format, out=args.out)
+    print(f"Wrote {path}")
+    return 0
+
+
+def _add_set_argument(parser, example):
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help=f"override any config key with a YAML value, e.g. {example}",
+    )
+
+
+def _add_run_commands(commands):
+    train_parser = commands.add_parser(
+        "train",
+        help="train, evaluate and export the experiment of a YAML config",
+        description=(
+            "Train the experiment of a YAML config, evaluate it on the test split, print the "
+            "metrics and write the run directory (config, history, metrics, model.keras, "
+            "SavedModel, plots). Running the same command again resumes an interrupted run."
+        ),
+        epilog="Example: msa-tf train configs/quickstart.yaml --set training.epochs=3",
+    )
+    train_parser.add_argument("config", help="a YAML experiment config, e.g. configs/quickstart.yaml")
+    _add_set_argument(train_parser, "training.epochs=3 or model.model_dim=64")
+    train_parser.add_argument("--overwrite", action="store_true",
+                              help="replace a finished run in the output directory")
+    train_parser.set_defaults(handler=train)
+
+    evaluate_parser = commands.add_parser(
+        "evaluate",
+        help="evaluate a finished run on a split",
+        description="Evaluate a finished run's model.keras on a split and print the metrics table.",
+        epilog="Example: msa-tf evaluate runs/quickstart --split valid",
+    )
+    evaluate_parser.add_argument("run_dir", help="a directory written by msa-tf train")
+    evaluate_parser.add_argument("--split", default="test", help="train, valid or test (default: test)")
+    evaluate_parser.add_argument("--data", help="another MMSA feature file or shards folder to evaluate on")
+    _add_set_argument(evaluate_parser, "data.missing_rate=0.3")
+    evaluate_parser.set_defaults(handler=evaluate)
+
+    export_parser = commands.add_parser(
+        "export",
+        help="export a finished run's model",
+        description="Export a finished run's model as a .keras file, a SavedModel or a TFLite flatbuffer.",
+        epilog="Example: msa-tf export runs/quickstart --format tflite",
+    )
+    export_parser.add_argument("run_dir", help="a directory written by msa-tf train")
+    export_parser.add_argument("--format", required=True, help="keras, saved_model or tflite")
+    export_parser.add_argument("--out", help="where to write (default: inside the run directory)")
+    export_parser.set_defaults(handler=export)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="msa-tf",
@@ -133,6 +214,7 @@ def build_parser():
         help="any generator setting, e.g. correlation_strength=0.3 or max_length={text: 20, audio: 40, vision: 30}",
     )
     multimodal.set_defaults(handler=generate_multimodal)
+    _add_run_commands(commands)
     return parser
 
 
@@ -146,9 +228,16 @@ def main(argv=None):
         return 2
     try:
         return args.handler(args)
-    except UsageError as error:
+    except (UsageError, ConfigError) as error:
         print(f"msa-tf {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # a failure during the run: exit code 1, the cause on the last line
+        from msa_tf.training.runner import RunError
+
+        if not isinstance(error, RunError):
+            traceback.print_exc()
+        print(f"msa-tf {args.command}: failed: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

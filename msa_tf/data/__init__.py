@@ -5,6 +5,9 @@
 - `msa_tf.data.tfds_builders`: TFDS builders `cmu_mosi`, `cmu_mosei` and `ch_sims`
   over the same files. Import that module to register them (it imports
   `tensorflow_datasets`, so it is not imported here).
+- `msa_tf.data.sources`: one interface over every kind of data (`get_source(name,
+  **arguments)`: `synthetic`, `shards`, `mmsa`, `tfds`); its `tfds` source imports
+  `tensorflow_datasets` only when it is used.
 """
 
 from msa_tf.data.mmsa import (
@@ -14,11 +17,25 @@ from msa_tf.data.mmsa import (
     load_mmsa,
     read_mmsa,
 )
+from msa_tf.data.sources import (
+    DataSource,
+    get_source,
+    register_source,
+    source_arguments,
+    source_class,
+    source_names,
+)
 
 __all__ = [
+    "DataSource",
     "MMSAFeatures",
     "RestrictedUnpickler",
     "UnsafePickleError",
+    "get_source",
     "load_mmsa",
     "read_mmsa",
+    "register_source",
+    "source_arguments",
+    "source_class",
+    "source_names",
 ]

@@ -1,0 +1,530 @@
+"""Data sources: one interface over generated data, shards, MMSA files and TFDS data sets.
+
+An experiment names its data as a source and keyword arguments, e.g.
+`{source: synthetic, preset: mosi, num_samples: 2000}`; `get_source(name, **arguments)`
+makes the `DataSource`. Every source yields the project's `(inputs, targets)` batches
+for the splits `"train"`, `"valid"` and `"test"`, always at fixed, static lengths
+(padded with zeros or cut at the padded end), and says what a model needs to know
+about them: `input_spec`, `model_arguments` (the data arguments of the MSA models),
+`num_classes`, and which sentiment metrics apply (`metrics_dataset`).
+
+Registered sources:
+
+- `synthetic(preset=None, **MultimodalConfig fields)`: `MultimodalGenerator`.
+- `shards(path, metrics_dataset=None)`: a folder written by `write_shards`
+  (`msa-tf generate multimodal`).
+- `mmsa(path, text="auto", metrics_dataset=None)`: an MMSA feature file (`load_mmsa`).
+- `tfds(name, data_dir=None, manual_dir=None)`: a TFDS data set such as
+  `synthetic_multimodal/tiny` or `cmu_mosi/aligned`; nothing is downloaded.
+
+A new source subclasses `DataSource`, implements `max_lengths`, `num_classes`,
+`_dims`, `_text_vocab_size` and `_batches`, and is registered with
+`@register_source(name)`.
+
+Example:
+>>> source = get_source("synthetic", num_samples=8, text_dim=6, audio_dim=4,
+...                     vision_dim=3, min_length=2, max_length=5)
+>>> inputs, targets = next(iter(source.dataset("train", batch_size=4, lengths={"audio": 3})))
+>>> {k: tuple(v.shape) for k, v in sorted(inputs.items())}  # doctest: +NORMALIZE_WHITESPACE
+{'audio': (4, 3, 4), 'audio_mask': (4, 3), 'text': (4, 5, 6), 'text_mask': (4, 5),
+ 'vision': (4, 5, 3), 'vision_mask': (4, 5)}
+>>> source.input_spec()["text"], source.num_classes(), source.metrics_dataset
+(((5, 6), 'float32'), 7, 'mosi')
+>>> source.model_arguments(lengths={"audio": 3})  # doctest: +NORMALIZE_WHITESPACE
+{'seq_len': {'text': 5, 'audio': 3, 'vision': 5}, 'text_dim': 6, 'audio_dim': 4,
+ 'video_dim': 3, 'text_vocab_size': None}
+"""
+
+import dataclasses
+import functools
+import inspect
+import json
+import os
+import re
+
+import tensorflow as tf
+
+from generators.multimodal import MultimodalConfig, MultimodalGenerator
+from generators.shards import METADATA, read_shards
+from msa_tf.data.mmsa import TEXT_KINDS, _text_kind, load_mmsa, read_mmsa
+from msa_tf.metrics.sentiment import DATASETS, sentiment_metric_objects, sentiment_metrics
+from msa_tf.validation import check_choice, check_positive_int
+
+MODALITIES = ("text", "audio", "vision")
+INPUTS = (*MODALITIES, *(f"{m}_mask" for m in MODALITIES))
+SPLITS = ("train", "valid", "test")
+# The Keras metrics shown during `fit` (more would crowd the progress bar).
+FIT_METRICS = ("mae", "corr")
+# BERT's (bert-base-uncased) vocabulary: the least `text_vocab_size` of token-id files.
+BERT_VOCAB_SIZE = 30522
+# The names a TFDS data set may give each split.
+TFDS_SPLITS = {"train": ("train",), "valid": ("validation", "valid", "dev", "val"),
+               "test": ("test",)}
+# Examples held by the shuffle buffer of a TFDS source.
+TFDS_SHUFFLE_BUFFER = 1024
+
+_SOURCES = {}
+
+
+def register_source(name):
+    """Class decorator: makes a `DataSource` subclass available as `get_source(name)`."""
+
+    def decorator(cls):
+        if name in _SOURCES and _SOURCES[name] is not cls:
+            raise ValueError(
+                f"A data source named {name!r} is registered already: {_SOURCES[name]}")
+        _SOURCES[name] = cls
+        cls.registry_name = name
+        return cls
+
+    return decorator
+
+
+def source_names():
+    """The registered source names, sorted."""
+    return sorted(_SOURCES)
+
+
+def source_class(name):
+    """The class registered as `name`; raises `ValueError` (with the closest name) otherwise."""
+    check_choice("source", name, tuple(source_names()))
+    return _SOURCES[name]
+
+
+def source_arguments(name):
+    """The keyword arguments that source `name` accepts, e.g. `("path", "text", ...)`."""
+    return source_class(name).arguments()
+
+
+def get_source(name, /, **arguments):
+    """A new `DataSource` `name` made with `arguments`.
+
+    Raises `ValueError` for an unknown source, an argument the source does not take
+    (suggesting the closest one), a missing required argument, or a bad value.
+    """
+    cls = source_class(name)
+    accepted = cls.arguments()
+    for key in arguments:
+        try:
+            check_choice("argument", key, accepted)
+        except ValueError as error:
+            raise ValueError(f"data source {name!r}: {error}") from None
+    try:
+        inspect.signature(cls).bind(**arguments)
+    except TypeError as error:
+        raise ValueError(f"data source {name!r}: {error}; it takes {accepted}") from None
+    return cls(**arguments)
+
+
+def infer_metrics_dataset(name):
+    """The `sentiment_metrics` data set that a path or data set name points to.
+
+    The last component of `name` that mentions `sims`, `mosei` or `mosi`
+    (case-insensitive) decides; `"mosi"` when none does.
+
+    >>> infer_metrics_dataset("/data/MMSA/MOSEI/Processed/aligned_50.pkl")
+    'mosei'
+    >>> infer_metrics_dataset("ch_sims/unaligned"), infer_metrics_dataset("features.pkl")
+    ('sims', 'mosi')
+    """
+    for part in reversed(re.split(r"[/\\]", os.fspath(name).lower())):
+        for dataset in ("sims", "mosei", "mosi"):
+            if dataset in part:
+                return dataset
+    return "mosi"
+
+
+def _metrics_dataset(value, name):
+    """`value` checked, or inferred from `name` when it is `None`."""
+    if value is None:
+        return infer_metrics_dataset(name)
+    return check_choice("metrics_dataset", value, DATASETS)
+
+
+def _vocab_size(largest_id):
+    """`text_vocab_size` for token ids up to `largest_id`: at least BERT's vocabulary,
+    so that models built for one BERT-tokenised data set take another's ids."""
+    return max(int(largest_id) + 1, BERT_VOCAB_SIZE)
+
+
+def _check_path(path, accepted):
+    """`path` as a str; `ValueError` naming it when it is no str or `os.PathLike`."""
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"`path` must be {accepted}; received path={path!r}")
+    return os.fspath(path)
+
+
+class DataSource:
+    """Base: a source of `(inputs, targets)` batches for the splits 'train', 'valid', 'test'.
+
+    `inputs` holds `text` (float32 `(batch, L_t, D_t)` features, or int32
+    `(batch, L_t)` token ids), `audio` float32 `(batch, L_a, D_a)`, `vision` float32
+    `(batch, L_v, D_v)` and their bool masks `text_mask`, `audio_mask`, `vision_mask`
+    `(batch, L)` (`True` = real step); `targets` holds `regression` float32
+    `(batch, 1)` and, where the data has it, `classification` int32 `(batch,)`.
+
+    Attributes:
+        metrics_dataset: `"mosi"`, `"mosei"` or `"sims"`: the definitions of
+            `sentiment_metrics` that apply.
+    """
+
+    metrics_dataset = "mosi"
+
+    @classmethod
+    def arguments(cls):
+        """The keyword arguments of the source: by default, those of `__init__`."""
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return tuple(p.name for p in parameters if p.kind in kinds)
+
+    def dataset(self, split, batch_size, *, lengths=None, shuffle=False, seed=0,
+                drop_remainder=False):
+        """The `tf.data.Dataset` of `(inputs, targets)` batches of `split`.
+
+        Args:
+            split: `"train"`, `"valid"` or `"test"`.
+            batch_size: examples per batch.
+            lengths: the fixed steps per modality: `None` for `max_lengths()`, an int
+                for every modality, or a dict such as `{"audio": 100}` (modalities it
+                leaves out keep their longest length). Longer sequences are cut at the
+                padded end, shorter ones padded with zeros (mask `False`).
+            shuffle: shuffle the examples, differently each epoch (see each source).
+            seed: the shuffle seed.
+            drop_remainder: drop a last, smaller batch (a static batch dimension).
+        """
+        check_choice("split", split, SPLITS)
+        batch_size = check_positive_int("batch_size", batch_size)
+        return self._batches(split, batch_size, self._lengths(lengths), shuffle, seed,
+                             drop_remainder)
+
+    def max_lengths(self):
+        """`{"text": int, "audio": int, "vision": int}`: the longest sequences."""
+        raise NotImplementedError
+
+    def num_classes(self):
+        """Classes of the `classification` target; `None` when there is none."""
+        raise NotImplementedError
+
+    def _dims(self):
+        """`{modality: feature size}`, `None` for token-id text."""
+        raise NotImplementedError
+
+    def _text_vocab_size(self):
+        """The vocabulary of token-id text; `None` for text features."""
+        raise NotImplementedError
+
+    def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
+        """`dataset()` with checked arguments and `lengths` a dict per modality."""
+        raise NotImplementedError
+
+    def _lengths(self, lengths):
+        longest = self.max_lengths()
+        if lengths is None:
+            return longest
+        if isinstance(lengths, dict):
+            unknown = sorted(str(key) for key in lengths if key not in MODALITIES)
+            if unknown:
+                raise ValueError(
+                    f"`lengths` keys must be among {MODALITIES}; received lengths={lengths!r} "
+                    f"with unknown key(s) {unknown}"
+                )
+            return {m: check_positive_int(f"lengths[{m!r}]", lengths[m]) if m in lengths
+                    else longest[m] for m in MODALITIES}
+        return dict.fromkeys(MODALITIES, check_positive_int("lengths", lengths))
+
+    def input_spec(self, lengths=None):
+        """`{input: (shape without batch, dtype name)}` of `dataset(..., lengths=lengths)`.
+
+        For example `{"text": ((50, 768), "float32"), "text_mask": ((50,), "bool"), ...}`.
+        """
+        lengths, dims = self._lengths(lengths), self._dims()
+        spec = {}
+        for m in MODALITIES:
+            if dims[m] is None:
+                spec[m] = ((lengths[m],), "int32")
+            else:
+                spec[m] = ((lengths[m], dims[m]), "float32")
+            spec[f"{m}_mask"] = ((lengths[m],), "bool")
+        return spec
+
+    def model_arguments(self, lengths=None):
+        """The data arguments of the MSA models (`msa_tf.models.msa`) for these lengths.
+
+        `seq_len` (one int when every modality has the same length, else a dict),
+        `text_dim` (only for text features: the models ignore it for token ids),
+        `audio_dim`, `video_dim` and `text_vocab_size` (`None` for text features).
+        """
+        lengths, dims = self._lengths(lengths), self._dims()
+        arguments = {"seq_len": lengths["text"] if len(set(lengths.values())) == 1 else lengths}
+        if dims["text"] is not None:
+            arguments["text_dim"] = dims["text"]
+        arguments.update(audio_dim=dims["audio"], video_dim=dims["vision"],
+                         text_vocab_size=self._text_vocab_size())
+        return arguments
+
+    def metric_objects(self):
+        """Fresh Keras metrics of the regression output for `fit`: MAE and correlation."""
+        return [m for m in sentiment_metric_objects(self.metrics_dataset) if m.name in FIT_METRICS]
+
+    def metrics(self, y_true, y_pred):
+        """`sentiment_metrics(y_true, y_pred, self.metrics_dataset)`."""
+        return sentiment_metrics(y_true, y_pred, self.metrics_dataset)
+
+
+class _GeneratedSource(DataSource):
+    """Data made by `self.generator` (a `MultimodalGenerator`)."""
+
+    def max_lengths(self):
+        return {m: high for m, (_, high) in self.generator.config.lengths().items()}
+
+    def num_classes(self):
+        return self.generator.config.num_classes
+
+    def _dims(self):
+        return dict(self.generator.config.dims(), **({"text": None} if self._tokens() else {}))
+
+    def _text_vocab_size(self):
+        return self.generator.config.vocab_size if self._tokens() else None
+
+    def _tokens(self):
+        return self.generator.config.text == "tokens"
+
+
+@register_source("synthetic")
+class SyntheticSource(_GeneratedSource):
+    """Synthetic multimodal sentiment data from `MultimodalGenerator`.
+
+    Takes a `preset` name and/or the fields of `MultimodalConfig` (`num_samples`,
+    `interaction`, ...); a bad setting raises `ValueError` naming it. The metrics are
+    those of the preset's data set (`mosei*` -> mosei, `sims` -> sims, else mosi).
+    `shuffle` is accepted and ignored: examples are independent draws, so their order
+    is random already (each epoch sees the same batches in the same order).
+    """
+
+    def __init__(self, preset=None, **fields):
+        self.generator = MultimodalGenerator(preset=preset, **fields)
+        self.metrics_dataset = infer_metrics_dataset(preset or "")
+
+    @classmethod
+    def arguments(cls):
+        return ("preset", *(field.name for field in dataclasses.fields(MultimodalConfig)))
+
+    def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
+        return self.generator.dataset(split, batch_size, pad_to=lengths,
+                                      drop_remainder=drop_remainder)
+
+
+@register_source("shards")
+class ShardsSource(_GeneratedSource):
+    """The TFRecord shards of a folder written by `write_shards` (`msa-tf generate multimodal`).
+
+    Yields the tensors of the `synthetic` source with the generator config stored in
+    the folder's `metadata.json`. `metrics_dataset` `None` is inferred from the
+    folder's path (see `infer_metrics_dataset`). `shuffle` is ignored, as for
+    `synthetic`.
+    """
+
+    def __init__(self, path, metrics_dataset=None):
+        accepted = "a folder written by write_shards (msa-tf generate multimodal)"
+        self.path = _check_path(path, accepted)
+        metadata = os.path.join(self.path, METADATA)
+        if not os.path.isfile(metadata):
+            what = f"has no {METADATA}" if os.path.isdir(self.path) else "is not a folder"
+            raise ValueError(
+                f"`path` must be {accepted}; received path={self.path!r}, which {what}")
+        with open(metadata) as handle:
+            config = json.load(handle)["config"]
+        self.generator = MultimodalGenerator(MultimodalConfig(**config))
+        self.metrics_dataset = _metrics_dataset(metrics_dataset, self.path)
+
+    def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
+        return read_shards(self.path, split, batch_size, pad_to=lengths,
+                           drop_remainder=drop_remainder)
+
+
+@register_source("mmsa")
+class MMSASource(DataSource):
+    """An MMSA / MulT feature file (`.pkl` or `.npz`) of CMU-MOSI, CMU-MOSEI or CH-SIMS.
+
+    The file must exist when the source is made; it is read (`read_mmsa`) on first
+    use, once, for every split. `text` is as for `load_mmsa` (`"auto"`, `"features"`,
+    `"bert_ids"`). `metrics_dataset` `None` is inferred from the path (see
+    `infer_metrics_dataset`). The longest lengths are the file's steps per modality.
+    For token ids, `text_vocab_size` is the largest id in the file plus one, or BERT's
+    30522 if that is larger (the same for every BERT-tokenised file). `shuffle`
+    shuffles the examples each epoch.
+    """
+
+    def __init__(self, path, text="auto", metrics_dataset=None):
+        accepted = "an MMSA feature file (.pkl or .npz)"
+        self.path = _check_path(path, accepted)
+        if not os.path.isfile(self.path):
+            what = "is a directory" if os.path.isdir(self.path) else "does not exist"
+            raise ValueError(
+                f"`path` must be {accepted}; received path={self.path!r}, which {what}")
+        self.text = check_choice("text", text, TEXT_KINDS)
+        self.metrics_dataset = _metrics_dataset(metrics_dataset, self.path)
+
+    @functools.cached_property
+    def features(self):
+        """The file's cleaned arrays (an `MMSAFeatures`), read on first use."""
+        return read_mmsa(self.path)
+
+    def _arrays(self, key):
+        """Array `key` of every split; `text` reads the text chosen by `text`."""
+        if key == "text":
+            kind = _text_kind(self.path, self.features.split("train"), self.text)
+            key = "text_ids" if kind == "bert_ids" else "text"
+        return [self.features.split(split)[key] for split in SPLITS]
+
+    def max_lengths(self):
+        return {m: max(array.shape[1] for array in self._arrays(m)) for m in MODALITIES}
+
+    def num_classes(self):
+        if "classification" not in self.features.split("train"):
+            return None
+        return max(int(labels.max(initial=0)) for labels in self._arrays("classification")) + 1
+
+    def _dims(self):
+        arrays = {m: self._arrays(m)[0] for m in MODALITIES}
+        return {m: array.shape[2] if array.ndim == 3 else None for m, array in arrays.items()}
+
+    def _text_vocab_size(self):
+        if self._dims()["text"] is not None:
+            return None
+        return _vocab_size(max(ids.max(initial=0) for ids in self._arrays("text")))
+
+    def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
+        return load_mmsa(self.features, split, batch_size, pad_to=lengths, shuffle=shuffle,
+                         seed=seed, drop_remainder=drop_remainder, text=self.text)
+
+
+def _tfds():
+    """`tensorflow_datasets`, with the project's builders registered (slow to import)."""
+    import tensorflow_datasets as tfds
+
+    import generators.tfds_synthetic  # noqa: F401  (registers synthetic_multimodal)
+    import msa_tf.data.tfds_builders  # noqa: F401  (registers cmu_mosi, cmu_mosei, ch_sims)
+
+    return tfds
+
+
+@register_source("tfds")
+class TFDSSource(DataSource):
+    """A TFDS data set whose examples are `{"inputs": ..., "targets": ...}` dicts.
+
+    Such as the project's `synthetic_multimodal/<config>`, `cmu_mosi/<config>`,
+    `cmu_mosei/<config>` and `ch_sims/<config>` (`msa_tf.data.tfds_builders`, reading
+    MMSA files from `manual_dir`). The data set is prepared under `data_dir` on first
+    use if it is not yet; nothing is downloaded. Other features (`metadata`) are
+    dropped. The split `valid` is the data set's `validation` (or `valid`, `dev`,
+    `val`). Examples are taken to be right-padded, as the project's builders write
+    them. `num_classes` and, for token ids, `text_vocab_size` (as for `mmsa`) come from
+    one pass over the data, made when first asked. `shuffle` shuffles the examples in
+    a buffer of 1024 (the project's builders keep their examples in order, so files
+    are read in order). The metrics are inferred from `name`.
+    """
+
+    def __init__(self, name, data_dir=None, manual_dir=None):
+        tfds = _tfds()
+        self.name, self.manual_dir = name, manual_dir
+        try:
+            self.builder = tfds.builder(name, data_dir=data_dir)
+        except ValueError as error:  # tfds's DatasetNotFoundError is a ValueError
+            # Its first line and its suggestion, without its list of every data set.
+            lines = str(error).splitlines()
+            hints = [line for line in lines if line.startswith("Did you mean")]
+            reason = " ".join([lines[0].strip(), *hints])
+            raise ValueError(
+                f"`name` must be a TFDS data set such as 'synthetic_multimodal/tiny' or "
+                f"'cmu_mosi/aligned'; received name={name!r}: {reason}"
+            ) from None
+        self._features = self.builder.info.features
+        wanted = {"inputs": list(INPUTS), "targets": ["regression"]}
+        for group, keys in wanted.items():
+            if group not in self._features or not set(keys) <= set(self._features[group].keys()):
+                raise ValueError(
+                    f"`name` must be a TFDS data set whose examples have {wanted}; "
+                    f"received name={name!r}, whose features are {self._features}"
+                )
+        self.metrics_dataset = infer_metrics_dataset(name)
+
+    def max_lengths(self):
+        return {m: self._features["inputs"][m].shape[0] for m in MODALITIES}
+
+    def _dims(self):
+        shapes = {m: self._features["inputs"][m].shape for m in MODALITIES}
+        return {m: shape[1] if len(shape) == 2 else None for m, shape in shapes.items()}
+
+    def num_classes(self):
+        if "classification" not in self._features["targets"].keys():
+            return None
+        return self._largest[0] + 1
+
+    def _text_vocab_size(self):
+        return None if self._dims()["text"] is not None else _vocab_size(self._largest[1])
+
+    @functools.cached_property
+    def _splits(self):
+        """Prepares the data set (once) and maps `SPLITS` to its split names."""
+        tfds = _tfds()
+        if not self.builder.is_prepared():
+            self.builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+                manual_dir=self.manual_dir, try_download_gcs=False))
+        available = tuple(self.builder.info.splits.keys())
+        names = {}
+        for split, candidates in TFDS_SPLITS.items():
+            found = [c for c in candidates if c in available]
+            if not found:
+                raise ValueError(
+                    f"TFDS data set `name`={self.name!r} has no split for {split!r} (one of "
+                    f"{candidates}); it has {available}"
+                )
+            names[split] = found[0]
+        return names
+
+    def _examples(self, split):
+        """`(inputs, targets)` examples of `split`, without other features."""
+        examples = self.builder.as_dataset(self._splits[split])
+        targets = [key for key in ("regression", "classification")
+                   if key in self._features["targets"].keys()]
+
+        def supervised(example):
+            inputs, labels = example["inputs"], example["targets"]
+            return {key: inputs[key] for key in INPUTS}, {key: labels[key] for key in targets}
+
+        return examples.map(supervised, num_parallel_calls=tf.data.AUTOTUNE)
+
+    @functools.cached_property
+    def _largest(self):
+        """`[largest class label, largest token id]` over every split (-1 where absent)."""
+        classification = "classification" in self._features["targets"].keys()
+        tokens = self._dims()["text"] is None
+
+        def largest(inputs, targets):
+            label = targets["classification"] if classification else tf.constant(-1)
+            ids = inputs["text"] if tokens else tf.constant(-1)
+            return tf.stack([tf.cast(tf.reduce_max(value), tf.int64) for value in (label, ids)])
+
+        total = tf.constant([-1, -1], tf.int64)
+        for split in SPLITS:
+            batches = self._examples(split).batch(1024).map(largest)
+            total = batches.reduce(total, tf.maximum)
+        return total.numpy().tolist()
+
+    def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
+        examples = self._examples(split)
+        if shuffle:
+            examples = examples.shuffle(TFDS_SHUFFLE_BUFFER, seed=seed,
+                                        reshuffle_each_iteration=True)
+
+        def cut(inputs, targets):
+            return {k: v[:lengths[k.removesuffix("_mask")]] for k, v in inputs.items()}, targets
+
+        # Cut each example, then pad every batch to the fixed lengths (zeros, False).
+        input_spec = self.input_spec(lengths)
+        shapes = ({key: shape for key, (shape, _) in input_spec.items()},
+                  {key: spec.shape for key, spec in examples.element_spec[1].items()})
+        batches = examples.map(cut, num_parallel_calls=tf.data.AUTOTUNE).padded_batch(
+            batch_size, padded_shapes=shapes, drop_remainder=drop_remainder)
+        return batches.prefetch(tf.data.AUTOTUNE)

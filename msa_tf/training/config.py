@@ -1,0 +1,365 @@
+"""Experiment configs: a YAML file read into dataclasses, with checked keys and types.
+
+A config has five top-level keys. `model` and `data` name a registered model and data
+source; their other keys are that model's constructor arguments and that source's
+arguments, checked against the registries. `training` and `output` are fixed sets of
+fields (`TrainingConfig`, `OutputConfig`).
+
+```yaml
+name: quickstart
+model: {name: msa_seqlevel, model_dim: 32, num_heads: 4}
+data: {source: synthetic, preset: mosi, num_samples: 2000, batch_size: 32}
+training: {epochs: 10, learning_rate: 0.001, schedule: cosine}
+output: {dir: runs/quickstart}
+```
+
+An unknown key is an error that names the key and the closest valid one; a value of
+the wrong type is an error that names the key, the value and the accepted type.
+
+Example:
+>>> config = ExperimentConfig.from_dict(
+...     {"model": {"name": "msa", "model_dim": 16}, "training": {"epochs": 3}}, name="demo")
+>>> config.training.epochs, config.model.arguments, config.output.dir
+(3, {'model_dim': 16}, 'runs/demo')
+>>> ExperimentConfig.from_dict({"training": {"epoch": 3}})
+Traceback (most recent call last):
+...
+msa_tf.training.config.ConfigError: unknown key `training.epoch` (did you mean `training.epochs`?); accepted: ...
+"""
+
+import dataclasses
+import difflib
+import inspect
+import os
+import typing
+
+import yaml
+
+from msa_tf.validation import check_choice
+
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("constant", "cosine", "cosine_restarts", "reduce_on_plateau")
+LOSSES = ("l1", "mse", "huber")
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+EXPORT_FORMATS = ("keras", "saved_model", "tflite")
+
+
+class ConfigError(ValueError):
+    """A bad experiment config: the message names the key, the value and what is accepted."""
+
+
+def _unknown_key(path, key, accepted):
+    close = difflib.get_close_matches(key, sorted(accepted), n=1)
+    hint = f" (did you mean `{_join(path, close[0])}`?)" if close else ""
+    return ConfigError(f"unknown key `{_join(path, key)}`{hint}; accepted: {', '.join(sorted(accepted))}")
+
+
+def _join(path, key):
+    return f"{path}.{key}" if path else key
+
+
+def _type_name(annotation):
+    if annotation is type(None):
+        return "null"
+    arguments = typing.get_args(annotation)
+    if arguments:
+        return " or ".join(_type_name(argument) for argument in arguments)
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+            dict: "a mapping", list: "a list"}[annotation]
+
+
+def _checked_value(path, value, annotation):
+    """`value` if it has the type `annotation` (ints count as floats), else `ConfigError`."""
+    options = typing.get_args(annotation) or (annotation,)
+    for option in options:
+        if option is type(None) and value is None:
+            return None
+        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if option in (bool, str, dict, list) and isinstance(value, option):
+            return value
+    raise ConfigError(f"`{path}` must be {_type_name(annotation)}; received {path}={value!r}")
+
+
+class _Section:
+    """Builds a dataclass from a mapping; keys not among its fields go to `arguments`."""
+
+    OPEN = False  # sections with open `arguments` (model, data) accept extra keys
+
+    @classmethod
+    def from_dict(cls, values, path):
+        if values is None:
+            values = {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"`{path}` must be a mapping; received {path}={values!r}")
+        hints = typing.get_type_hints(cls)
+        fields = {f.name for f in dataclasses.fields(cls)} - {"arguments"}
+        known, extra = {}, {}
+        for key, value in values.items():
+            if key in fields:
+                known[key] = _checked_value(_join(path, key), value, hints[key])
+            elif cls.OPEN:
+                extra[key] = value
+            else:
+                raise _unknown_key(path, key, fields)
+        section = cls(**known, **({"arguments": extra} if cls.OPEN else {}))
+        section.check(path)
+        return section
+
+    def check(self, path):
+        """Checks values beyond their types; raises `ConfigError`."""
+
+    def to_dict(self):
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "arguments"}
+        values.update(getattr(self, "arguments", {}))
+        return values
+
+
+def _check_choice(path, value, choices):
+    try:
+        check_choice(path, value, choices)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _check_at_least(path, value, low):
+    if value is not None and value < low:
+        raise ConfigError(f"`{path}` must be >= {low}; received {path}={value!r}")
+
+
+@dataclasses.dataclass
+class ModelConfig(_Section):
+    """`name`: a registered model (`msa-tf models`); other keys: its constructor arguments.
+
+    Arguments that the data determine (`seq_len`, `text_dim`, ...) are filled in from
+    the data source unless given.
+    """
+
+    OPEN = True
+    name: str = "msa_seqlevel"
+    arguments: dict = dataclasses.field(default_factory=dict)
+
+    def check(self, path):
+        from msa_tf import models
+
+        _check_choice(f"{path}.name", self.name, tuple(models.names()))
+        accepted = constructor_arguments(models.model_class(self.name))
+        for key in self.arguments:
+            if key not in accepted:
+                raise _unknown_key(path, key, {"name", *accepted})
+
+
+@dataclasses.dataclass
+class DataConfig(_Section):
+    """`source`: a registered data source; other keys: that source's arguments.
+
+    Args:
+        batch_size: examples per training batch.
+        eval_batch_size: examples per evaluation batch (`None` = `batch_size`).
+        max_length: fixed lengths: one int, a `{modality: int}` dict, or `None` for
+            the source's longest sequences.
+        shuffle: shuffle the training examples each epoch (where the source can).
+    """
+
+    OPEN = True
+    source: str = "synthetic"
+    batch_size: int = 32
+    eval_batch_size: typing.Optional[int] = None
+    max_length: typing.Union[int, dict, None] = None
+    shuffle: bool = True
+    arguments: dict = dataclasses.field(default_factory=dict)
+
+    def check(self, path):
+        from msa_tf.data import sources
+
+        _check_choice(f"{path}.source", self.source, tuple(sources.source_names()))
+        accepted = sources.source_arguments(self.source)
+        for key in self.arguments:
+            if key not in accepted:
+                fields = {f.name for f in dataclasses.fields(self)} - {"arguments"}
+                raise _unknown_key(path, key, fields | set(accepted))
+        _check_at_least(f"{path}.batch_size", self.batch_size, 1)
+        _check_at_least(f"{path}.eval_batch_size", self.eval_batch_size, 1)
+
+
+@dataclasses.dataclass
+class TrainingConfig(_Section):
+    """How `model.fit` runs.
+
+    Args:
+        epochs: passes over the training split.
+        optimizer: `adam` or `adamw` (with `weight_decay`).
+        learning_rate: the peak learning rate.
+        weight_decay: AdamW's decoupled weight decay (`None` = 0.01 for `adamw`).
+        schedule: `constant`, `cosine`, `cosine_restarts` (periods of
+            `restart_epochs`) or `reduce_on_plateau` (halves the rate after
+            `plateau_patience` epochs without improvement).
+        clipnorm: clip each gradient to this norm (`None` = no clipping).
+        gradient_accumulation_steps: batches whose gradients add up to one update.
+        loss: regression loss, `l1`, `mse` or `huber`; a classification output adds
+            sparse cross-entropy.
+        loss_weights: `{output: weight}`, e.g. `{regression: 1, classification: 0.5}`.
+        precision: `auto` (mixed_float16 on GPU, mixed_bfloat16 on TPU, float32 on
+            CPU) or any Keras dtype policy.
+        strategy: `auto`, `default`, `mirrored`, `multi_worker` or `tpu`.
+        jit_compile: compile the train step with XLA.
+        steps_per_execution: batches per call of the compiled step.
+        seed: seeds Python, NumPy, TensorFlow and Keras.
+        early_stopping_patience: epochs without a better `monitor` before stopping
+            (`null` = never stop early); the best weights are restored either way.
+        monitor: the quantity that picks the best epoch (minimised).
+    """
+
+    epochs: int = 10
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    weight_decay: typing.Optional[float] = None
+    schedule: str = "constant"
+    restart_epochs: int = 1
+    plateau_patience: int = 2
+    min_learning_rate: float = 0.0
+    clipnorm: typing.Optional[float] = None
+    gradient_accumulation_steps: int = 1
+    loss: str = "l1"
+    loss_weights: typing.Optional[dict] = None
+    precision: str = "auto"
+    strategy: str = "auto"
+    jit_compile: bool = True
+    steps_per_execution: int = 1
+    seed: int = 0
+    early_stopping_patience: typing.Optional[int] = 5
+    monitor: str = "val_loss"
+
+    def check(self, path):
+        _check_choice(f"{path}.optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice(f"{path}.schedule", self.schedule, SCHEDULES)
+        _check_choice(f"{path}.loss", self.loss, LOSSES)
+        _check_choice(f"{path}.strategy", self.strategy, STRATEGIES)
+        for key in ("epochs", "restart_epochs", "plateau_patience", "gradient_accumulation_steps",
+                    "steps_per_execution"):
+            _check_at_least(f"{path}.{key}", getattr(self, key), 1)
+        for key in ("seed", "early_stopping_patience", "clipnorm", "weight_decay", "min_learning_rate"):
+            _check_at_least(f"{path}.{key}", getattr(self, key), 0)
+        if self.learning_rate <= 0:
+            raise ConfigError(f"`{path}.learning_rate` must be > 0; received {self.learning_rate!r}")
+
+
+@dataclasses.dataclass
+class OutputConfig(_Section):
+    """Where the run goes and what it writes.
+
+    Args:
+        dir: the run directory (`None` = `runs/<name>`).
+        formats: exports written after training: `keras`, `saved_model`, `tflite`.
+        tensorboard: write TensorBoard logs to `<dir>/tensorboard`.
+        plots: write PNG plots of the training curves and the test predictions.
+    """
+
+    dir: typing.Optional[str] = None
+    formats: list = dataclasses.field(default_factory=lambda: ["keras", "saved_model"])
+    tensorboard: bool = True
+    plots: bool = True
+
+    def check(self, path):
+        for item in self.formats:
+            _check_choice(f"{path}.formats", item, EXPORT_FORMATS)
+
+
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "training": TrainingConfig, "output": OutputConfig}
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    """A whole experiment: `name`, `model`, `data`, `training` and `output`."""
+
+    name: str = "experiment"
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
+
+    @classmethod
+    def from_dict(cls, values, name="experiment"):
+        """The config of a mapping such as `yaml.safe_load` returns; raises `ConfigError`."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"a config must be a mapping of sections; received {values!r}")
+        for key in values:
+            if key != "name" and key not in SECTIONS:
+                raise _unknown_key("", key, {"name", *SECTIONS})
+        name = _checked_value("name", values.get("name", name), str)
+        sections = {key: section.from_dict(values.get(key), key) for key, section in SECTIONS.items()}
+        if sections["output"].dir is None:
+            sections["output"].dir = os.path.join("runs", name)
+        return cls(name=name, **sections)
+
+    def to_dict(self):
+        """The config as plain values, for `yaml.safe_dump`."""
+        return {"name": self.name, **{key: getattr(self, key).to_dict() for key in SECTIONS}}
+
+
+def constructor_arguments(cls):
+    """The names of the keyword arguments that `cls.__init__` takes."""
+    parameters = inspect.signature(cls.__init__).parameters
+    return {
+        name for name, parameter in parameters.items()
+        if name != "self" and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+    }
+
+
+def apply_overrides(values, assignments):
+    """`values` with each `"section.key=value"` of `assignments` set (YAML values).
+
+    Example:
+    >>> apply_overrides({"training": {"epochs": 10}}, ["training.epochs=3", "model.name=mult"])
+    {'training': {'epochs': 3}, 'model': {'name': 'mult'}}
+    """
+    values = yaml.safe_load(yaml.safe_dump(values))  # a deep copy of plain values
+    for assignment in assignments:
+        key, separator, text = assignment.partition("=")
+        if not separator or not key.strip():
+            raise ConfigError(f"an override must look like section.key=value; received {assignment!r}")
+        *parents, leaf = key.strip().split(".")
+        target = values
+        for index, parent in enumerate(parents):
+            target = target.setdefault(parent, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"`{'.'.join(parents[: index + 1])}` is not a section; received {assignment!r}")
+        try:
+            target[leaf] = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"the value of {key!r} is not valid YAML: {text!r}") from error
+    return values
+
+
+def read_yaml(path):
+    """The mapping in the YAML file `path`, read with `yaml.safe_load`; raises `ConfigError`."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path!r}")
+    with open(path) as handle:
+        try:
+            values = yaml.safe_load(handle)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from None
+    return {} if values is None else values
+
+
+def load_config(path, overrides=()):
+    """The `ExperimentConfig` of the YAML file `path` with `overrides` applied.
+
+    `name` defaults to the file's stem. Raises `ConfigError` naming the file and the
+    bad key.
+    """
+    values = apply_overrides(read_yaml(path), overrides)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    try:
+        return ExperimentConfig.from_dict(values, name=stem)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def write_config(config, path):
+    """Writes the config as YAML (the run's resolved config)."""
+    with open(path, "w") as handle:
+        yaml.safe_dump(config.to_dict(), handle, sort_keys=False)

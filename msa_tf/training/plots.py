@@ -1,0 +1,148 @@
+"""PNG plots of a run: the training curves and the test predictions.
+
+Figures are drawn with matplotlib's object API and saved by Agg, never through `pyplot`,
+so nothing needs a display and no global matplotlib state changes. Each PNG carries its
+title in its `Title` text chunk.
+"""
+
+import csv
+import math
+import pathlib
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from msa_tf.metrics import sentiment_metrics
+
+PANEL_COLUMNS = 3
+# CSVLogger writes "NA" for a key that an epoch did not log.
+MISSING = ("", "NA")
+
+
+def read_history_csv(path):
+    """Reads a `keras.callbacks.CSVLogger` file into `{column: [float per epoch]}`.
+
+    Missing entries ("NA" or empty) read as NaN. Raises `ValueError` naming the file, the
+    column and the value for an entry that is not a number.
+
+    Example:
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "history.csv")
+    >>> with open(path, "w") as handle:
+    ...     _ = handle.write("epoch,loss,val_loss\\n0,1.5,NA\\n1,0.5,0.75\\n")
+    >>> read_history_csv(path)
+    {'epoch': [0.0, 1.0], 'loss': [1.5, 0.5], 'val_loss': [nan, 0.75]}
+    """
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        history = {column: [] for column in reader.fieldnames or ()}
+        for line, row in enumerate(reader, start=2):
+            if None in row:
+                raise ValueError(f"`path` {str(path)!r}: line {line} has more values than the "
+                                 f"header names; received {reader.fieldnames} and {row[None]}")
+            for column, value in row.items():
+                history[column].append(_to_float(path, line, column, value))
+    return history
+
+
+def plot_history(history, path):
+    """Plots training curves as a PNG: one panel per metric, `val_` curves beside training.
+
+    Args:
+        history: `{metric: per-epoch values}`, as `read_history_csv` or `History.history`
+            give it. An `epoch` column (0-based, as CSVLogger writes it) sets the x axis,
+            which shows epochs from 1; non-finite values leave gaps.
+        path: the PNG file to write; its folder is created.
+
+    Returns the path as a `pathlib.Path`.
+
+    Example:
+    >>> import tempfile, os
+    >>> history = {"loss": [1.0, 0.6, 0.5], "val_loss": [1.1, 0.8, float("nan")]}
+    >>> plot_history(history, os.path.join(tempfile.mkdtemp(), "history.png")).name
+    'history.png'
+    """
+    columns = {name: np.asarray(values, dtype=float) for name, values in history.items()}
+    lengths = {name: len(values) for name, values in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError("`history` must hold one value per epoch in every column; received "
+                         f"columns of lengths {lengths}")
+    epochs = columns.pop("epoch", None)
+    panels = list(dict.fromkeys(name.removeprefix("val_") for name in columns))
+    if not panels:
+        raise ValueError("`history` must hold at least one metric besides 'epoch'; received "
+                         f"history with keys {list(history)}")
+    x = np.arange(1, len(next(iter(columns.values()))) + 1) if epochs is None else epochs + 1
+
+    rows = math.ceil(len(panels) / PANEL_COLUMNS)
+    cols = min(len(panels), PANEL_COLUMNS)
+    figure = Figure(figsize=(4.5 * cols, 3.2 * rows), layout="constrained")
+    axes = figure.subplots(rows, cols, squeeze=False).ravel()
+    for axis, panel in zip(axes, panels):
+        for name, label in ((panel, "training"), (f"val_{panel}", "validation")):
+            if name in columns:
+                values = columns[name]
+                axis.plot(x, np.where(np.isfinite(values), values, np.nan), marker=".", label=label)
+        axis.set(title=panel, xlabel="epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.legend()
+    for axis in axes[len(panels):]:
+        axis.set_axis_off()
+    return _save(figure, path, "Training history")
+
+
+def plot_predictions(y_true, y_pred, path, title=None):
+    """Plots predicted against true scores as a PNG, with the line y = x.
+
+    The title reports Pearson's r and the mean absolute error, computed by
+    `msa_tf.metrics.sentiment_metrics` (so r is 0 when either side is constant).
+
+    Args:
+        y_true: truth scores, shape `(n,)` or `(n, 1)`, finite.
+        y_pred: predicted scores, the same number of samples, finite.
+        path: the PNG file to write; its folder is created.
+        title: a first title line, e.g. the experiment name.
+
+    Returns the path as a `pathlib.Path`. Raises `ValueError` for empty, misshapen,
+    mismatched or non-finite scores.
+
+    Example:
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "predictions.png")
+    >>> plot_predictions([-2.0, 0.0, 1.0, 2.5], [-1.5, 0.5, 0.5, 2.0], path).name
+    'predictions.png'
+    """
+    scores = sentiment_metrics(y_true, y_pred)
+    truth = np.asarray(y_true, dtype=float).ravel()
+    predictions = np.asarray(y_pred, dtype=float).ravel()
+    summary = f"r = {scores['corr']:.3f}, MAE = {scores['mae']:.3f} ({truth.size} samples)"
+
+    figure = Figure(figsize=(5, 5), layout="constrained")
+    axis = figure.subplots()
+    axis.scatter(truth, predictions, s=12, alpha=0.6)
+    low = min(truth.min(), predictions.min())
+    high = max(truth.max(), predictions.max())
+    axis.plot([low, high], [low, high], color="black", linewidth=1, label="y = x")
+    axis.set(xlabel="truth", ylabel="prediction", aspect="equal")
+    axis.legend(loc="upper left")
+    full_title = f"{title}\n{summary}" if title else summary
+    axis.set_title(full_title)
+    return _save(figure, path, full_title)
+
+
+def _save(figure, path, title):
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png", dpi=100, metadata={"Title": title})
+    return path
+
+
+def _to_float(path, line, column, value):
+    if value is None or value.strip() in MISSING:
+        return math.nan
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"`path` {str(path)!r}: column {column!r} of line {line} must be a "
+                         f"number or 'NA'; received {value!r}") from None

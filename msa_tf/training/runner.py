@@ -1,0 +1,362 @@
+"""The experiment runner: a config in, a self-describing run directory out.
+
+`train(config)` builds the data source and the model from their registries, checks
+everything it can before it writes anything (a bad config leaves no run directory
+behind), trains with `model.fit` under the chosen dtype policy and distribution
+strategy, then evaluates the best weights on the test split and writes:
+
+    <run>/config.yaml       the resolved config (data-dependent model arguments filled in)
+    <run>/signature.json    the model's inputs: {name: [shape without batch, dtype]}
+    <run>/history.csv       one row per epoch (CSVLogger)
+    <run>/checkpoint.keras  the best model so far (ModelCheckpoint)
+    <run>/model.keras       the trained model (best weights)
+    <run>/metrics.json      test metrics of the model and of the mean predictor
+    <run>/saved_model/      a SavedModel with a `serving_default` signature (fixed lengths)
+    <run>/history.png, predictions.png
+    <run>/tensorboard/      TensorBoard logs
+
+Running the same config again resumes an interrupted run from `<run>/backup`.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from msa_tf import export, models
+from msa_tf.data import sources
+from msa_tf.training import callbacks as run_callbacks_module
+from msa_tf.training import optimization, plots
+from msa_tf.training.config import (
+    ConfigError,
+    ExperimentConfig,
+    apply_overrides,
+    constructor_arguments,
+    load_config,
+    write_config,
+)
+from msa_tf.training.precision import precision_policy, resolve_precision
+from msa_tf.training.strategy import is_chief, resolve_strategy, uses_replicas
+from msa_tf.validation import check_choice
+
+CONFIG = "config.yaml"
+SIGNATURE = "signature.json"
+MODEL = "model.keras"
+METRICS = "metrics.json"
+EXPORT_PATHS = {"keras": MODEL, "saved_model": "saved_model", "tflite": "model.tflite"}
+
+
+class RunError(RuntimeError):
+    """A failure while a run trains (the command line exits with 1)."""
+
+
+def _checked(section, function, *args, **kwargs):
+    """`function(*args, **kwargs)`, with its `ValueError`/`TypeError` as a `ConfigError`."""
+    try:
+        return function(*args, **kwargs)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"{section}: {error}") from None
+
+
+@dataclasses.dataclass
+class Experiment:
+    """A config with its data source, fixed lengths and complete model arguments."""
+
+    config: object
+    source: object
+    lengths: dict
+    input_spec: dict
+
+    @classmethod
+    def from_config(cls, config):
+        """Builds the source and fills in what the data decide; raises `ConfigError`."""
+        data = config.data
+        source = _checked("data", sources.get_source, data.source, **data.arguments)
+        lengths = _checked("data.max_length", _fixed_lengths, source, data.max_length)
+        spec = {name: [list(shape), dtype] for name, (shape, dtype) in source.input_spec(lengths).items()}
+        accepted = constructor_arguments(models.model_class(config.model.name))
+        filled = {key: value for key, value in source.model_arguments(lengths).items()
+                  if key in accepted and key not in config.model.arguments}
+        resolved = dataclasses.replace(
+            config,
+            model=dataclasses.replace(config.model, arguments={**config.model.arguments, **filled}),
+            data=dataclasses.replace(data, max_length=lengths),
+        )
+        return cls(resolved, source, lengths, spec)
+
+    def build_model(self):
+        """The model, built on example inputs; raises `ConfigError` for bad arguments."""
+        model = _checked("model", models.get, self.config.model.name, **self.config.model.arguments)
+        outputs = _checked("model", model, export.example_inputs(self.input_spec, batch_size=2))
+        classes = self.source.num_classes()
+        if "classification" in outputs and outputs["classification"].shape[-1] != classes:
+            raise ConfigError(
+                f"model: the classification output has {outputs['classification'].shape[-1]} classes "
+                f"but the data have {classes}; set model.num_classes to {classes} or null"
+            )
+        return model, sorted(outputs)
+
+    def batches(self, split, outputs, *, training=False, cast_masks=False, static=False):
+        """`split` as `(inputs, targets)` batches, targets cut to the model's `outputs`.
+
+        `cast_masks` turns boolean masks into int32 (Keras 3.15 cannot average boolean
+        inputs across replicas); `static` drops a last, smaller batch.
+        """
+        data = self.config.data
+        batch_size = data.batch_size if training else (data.eval_batch_size or data.batch_size)
+        dataset = self.source.dataset(
+            split, batch_size, lengths=self.lengths, shuffle=training and data.shuffle,
+            seed=self.config.training.seed, drop_remainder=training or static,
+        )
+
+        def select(inputs, targets):
+            if cast_masks:
+                inputs = {k: tf.cast(v, tf.int32) if v.dtype == tf.bool else v for k, v in inputs.items()}
+            return inputs, {name: targets[name] for name in outputs}
+
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return dataset.map(select).with_options(options)
+
+
+def _fixed_lengths(source, max_length):
+    """`{modality: length}`: the source's longest sequences, changed by `max_length`."""
+    lengths = source.max_lengths()
+    if max_length is None:
+        return lengths
+    if isinstance(max_length, dict):
+        unknown = set(max_length) - set(lengths)
+        if unknown:
+            raise ValueError(f"unknown modalities {sorted(unknown)}; accepted: {sorted(lengths)}")
+        return {**lengths, **max_length}
+    return {modality: max_length for modality in lengths}
+
+
+def _losses(training, outputs):
+    losses = {"regression": optimization.regression_loss(training.loss),
+              "classification": optimization.classification_loss()}
+    weights = training.loss_weights
+    if weights is not None and not set(weights) <= set(outputs):
+        raise ConfigError(f"training.loss_weights: unknown outputs {sorted(set(weights) - set(outputs))}; "
+                          f"the model outputs {outputs}")
+    return {name: losses[name] for name in outputs}, weights
+
+
+def _open_run_dir(run_dir, config, overwrite):
+    """Prepares `run_dir`; returns `True` when it holds an unfinished run to resume."""
+    if os.path.isdir(run_dir) and os.listdir(run_dir):
+        previous = os.path.join(run_dir, CONFIG)
+        if not os.path.exists(previous):
+            raise ConfigError(f"output.dir: {run_dir!r} is not empty and holds no run; choose another directory")
+        if overwrite:
+            shutil.rmtree(run_dir)
+        elif os.path.exists(os.path.join(run_dir, METRICS)):
+            raise ConfigError(f"output.dir: {run_dir!r} holds a finished run; pass --overwrite "
+                              "or choose another output.dir")
+        else:
+            before = load_config(previous).to_dict()
+            now = config.to_dict()
+            for section in ("model", "data"):
+                if before[section] != now[section]:
+                    raise ConfigError(
+                        f"output.dir: {run_dir!r} holds an unfinished run with another {section} "
+                        f"section ({before[section]}); pass --overwrite or choose another output.dir"
+                    )
+            return True
+    os.makedirs(run_dir, exist_ok=True)
+    return False
+
+
+def _nan_message(guard, run_dir):
+    epoch, batch, loss = guard.stopped_at
+    checkpoint = os.path.join(run_dir, run_callbacks_module.CHECKPOINT)
+    kept = (f"the best model before it is in {checkpoint}" if os.path.exists(checkpoint)
+            else "no epoch finished before it, so there is no checkpoint")
+    return (f"training stopped: the loss became {loss} in epoch {epoch + 1}, batch {batch + 1}; {kept}. "
+            "Try a lower training.learning_rate or training.clipnorm")
+
+
+def train(config, *, overwrite=False, extra_callbacks=(), verbose="auto"):
+    """Trains, evaluates and exports the experiment `config` (an `ExperimentConfig`).
+
+    Returns the test metrics (`None` on a non-chief worker of a multi-worker run).
+    Raises `ConfigError` before writing anything for a bad config, and `RunError`
+    when the loss stops being finite.
+    """
+    training = config.training
+    keras.utils.set_random_seed(training.seed)
+    strategy = _checked("training.strategy", resolve_strategy, training.strategy)
+    precision = _checked("training.precision", resolve_precision, training.precision, strategy)
+    chief = is_chief(strategy)
+    with precision_policy(precision):
+        experiment = Experiment.from_config(config)
+        config = experiment.config
+        with strategy.scope():
+            model, outputs = experiment.build_model()
+            replicas = uses_replicas(strategy)
+            static = isinstance(strategy, tf.distribute.TPUStrategy)
+            train_data = experiment.batches("train", outputs, training=True, cast_masks=replicas)
+            valid_data = experiment.batches("valid", outputs, cast_masks=replicas, static=static)
+            steps = int(train_data.cardinality())
+            if steps < 1:
+                raise ConfigError(f"data.batch_size: {config.data.batch_size} is more than the train "
+                                  "split holds; use a smaller batch")
+            optimizer = _checked(
+                "training", optimization.build_optimizer, training.optimizer, training.learning_rate,
+                weight_decay=training.weight_decay, clipnorm=training.clipnorm,
+                gradient_accumulation_steps=training.gradient_accumulation_steps,
+                schedule=training.schedule, steps_per_epoch=steps, epochs=training.epochs,
+                restart_epochs=training.restart_epochs, min_learning_rate=training.min_learning_rate,
+            )
+            losses, loss_weights = _losses(training, outputs)
+            metrics = {"regression": experiment.source.metric_objects()}
+            if "classification" in outputs:
+                metrics["classification"] = [keras.metrics.SparseCategoricalAccuracy(name="acc")]
+            model.compile(optimizer=optimizer, loss=losses, loss_weights=loss_weights, metrics=metrics,
+                          jit_compile=training.jit_compile, steps_per_execution=training.steps_per_execution)
+
+        run_dir = config.output.dir if chief else tempfile.mkdtemp(prefix="msa-tf-worker-")
+        resuming = _open_run_dir(run_dir, config, overwrite) if chief else False
+        if not resuming:
+            write_config(config, os.path.join(run_dir, CONFIG))
+            with open(os.path.join(run_dir, SIGNATURE), "w") as handle:
+                json.dump(experiment.input_spec, handle, indent=1)
+        initial_epoch, best_score = run_callbacks_module.resume_state(run_dir, training.monitor)
+        if initial_epoch and chief:
+            print(f"Resuming {run_dir} after epoch {initial_epoch} of {training.epochs}")
+        guard = run_callbacks_module.NaNGuard()
+        callbacks = run_callbacks_module.run_callbacks(
+            run_dir, guard, monitor=training.monitor, patience=training.early_stopping_patience,
+            best_score=best_score, tensorboard=config.output.tensorboard,
+        )
+        if training.schedule == "reduce_on_plateau":
+            callbacks.append(optimization.plateau_callback(
+                training.monitor, patience=training.plateau_patience,
+                min_learning_rate=training.min_learning_rate))
+        model.fit(train_data, validation_data=valid_data, epochs=training.epochs,
+                  callbacks=[*callbacks, *extra_callbacks], verbose=verbose)
+        if guard.stopped_at is not None:
+            raise RunError(_nan_message(guard, run_dir))
+        checkpoint = os.path.join(run_dir, run_callbacks_module.CHECKPOINT)
+        if os.path.exists(checkpoint):
+            model.load_weights(checkpoint)
+        if not chief:
+            model.save(os.path.join(run_dir, MODEL))  # every worker takes part in saving
+            shutil.rmtree(run_dir, ignore_errors=True)
+            return None
+        model.save(os.path.join(run_dir, MODEL))
+    return _report(run_dir, experiment, outputs)
+
+
+def _report(run_dir, experiment, outputs):
+    """Evaluates the saved model on the test split; writes metrics, plots and exports."""
+    config = experiment.config
+    model = keras.saving.load_model(os.path.join(run_dir, MODEL), compile=False)
+    y_true, y_pred = predict(model, experiment, "test", outputs)
+    train_true, _ = predict(None, experiment, "train", outputs)
+    baseline = np.full_like(y_true, float(np.mean(train_true)))
+    results = {
+        "model": experiment.source.metrics(y_true, y_pred),
+        "mean_predictor": experiment.source.metrics(y_true, baseline),
+    }
+    history = plots.read_history_csv(os.path.join(run_dir, run_callbacks_module.HISTORY))
+    summary = {"split": "test", "num_examples": int(len(y_true)),
+               "epochs": len(history.get("epoch", [])), **results}
+    with open(os.path.join(run_dir, METRICS), "w") as handle:
+        json.dump(summary, handle, indent=1, default=float)
+    print(format_table(results, f"Test metrics of {config.name} ({len(y_true)} examples)"))
+    if config.output.plots:
+        plots.plot_history(history, os.path.join(run_dir, "history.png"))
+        plots.plot_predictions(y_true, y_pred, os.path.join(run_dir, "predictions.png"),
+                               title=f"{config.name}: test predictions")
+    for fmt in config.output.formats:
+        export_model(model, run_dir, fmt, experiment.input_spec)
+    print(f"Wrote {run_dir}")
+    return results["model"]
+
+
+def predict(model, experiment, split, outputs):
+    """`(y_true, y_pred)` regression arrays of `split`; `y_pred` is `None` without a model."""
+    dataset = experiment.batches(split, outputs)
+    y_true = np.concatenate([targets["regression"].numpy() for _, targets in dataset]).ravel()
+    if model is None:
+        return y_true, None
+    y_pred = model.predict(dataset.map(lambda inputs, targets: inputs), verbose=0)["regression"]
+    return y_true, np.asarray(y_pred).ravel()
+
+
+def format_table(results, title):
+    """A text table: one row per metric, one column per entry of `results`."""
+    names = list(next(iter(results.values())))
+    columns = list(results)
+    width = max(len(name) for name in names + ["metric"])
+    lines = [title, f"{'metric':<{width}}  " + "  ".join(f"{c:>14}" for c in columns)]
+    for name in names:
+        cells = []
+        for column in columns:
+            value = results[column][name]
+            cells.append(f"{value:>14.4f}" if math.isfinite(value) else f"{'-':>14}")
+        lines.append(f"{name:<{width}}  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def export_model(model, run_dir, fmt, input_spec, out=None):
+    """Writes `model` in `fmt` (`keras`, `saved_model` or `tflite`); returns the path."""
+    path = out or os.path.join(run_dir, EXPORT_PATHS[fmt])
+    inputs = export.example_inputs(input_spec, batch_size=1)
+    if fmt == "keras":
+        if os.path.abspath(path) != os.path.abspath(os.path.join(run_dir, MODEL)):
+            model.save(path)
+    elif fmt == "saved_model":
+        export.export_saved_model(model, path, inputs)
+    else:
+        export.export_tflite(model, path, inputs)
+    return path
+
+
+def _load_run(run_dir, overrides=(), data_path=None):
+    config_path = os.path.join(run_dir, CONFIG)
+    if not os.path.exists(config_path):
+        raise ConfigError(f"run_dir: {run_dir!r} holds no {CONFIG}; accepted: a directory written by msa-tf train")
+    if not os.path.exists(os.path.join(run_dir, MODEL)):
+        raise ConfigError(f"run_dir: {run_dir!r} holds no {MODEL}: the run did not finish")
+    values = load_config(config_path).to_dict()
+    if data_path is not None:
+        kept = ("batch_size", "eval_batch_size", "max_length")
+        values["data"] = {key: values["data"][key] for key in kept}
+        values["data"].update(source="shards" if os.path.isdir(data_path) else "mmsa", path=data_path)
+    config = _checked(config_path, ExperimentConfig.from_dict, apply_overrides(values, overrides))
+    model = keras.saving.load_model(os.path.join(run_dir, MODEL), compile=False)
+    return config, model
+
+
+def evaluate_run(run_dir, split="test", overrides=(), data_path=None):
+    """Evaluates `<run_dir>/model.keras` on `split`; prints and returns the metrics.
+
+    `data_path` (an MMSA feature file or a shards folder) or `overrides`
+    (`"data.key=value"`) change the data; the lengths stay those of the run.
+    """
+    config, model = _load_run(run_dir, overrides, data_path)
+    experiment = Experiment.from_config(config)
+    _checked("split", check_choice, "split", split, ("train", "valid", "test"))
+    y_true, y_pred = predict(model, experiment, split, ["regression"])
+    metrics = experiment.source.metrics(y_true, y_pred)
+    print(format_table({"model": metrics}, f"{split} metrics of {run_dir} ({len(y_true)} examples)"))
+    return metrics
+
+
+def export_run(run_dir, fmt, out=None):
+    """Exports `<run_dir>/model.keras` as `fmt` (`keras`, `saved_model`, `tflite`); returns the path."""
+    _checked("format", check_choice, "format", fmt, tuple(EXPORT_PATHS))
+    _, model = _load_run(run_dir)
+    with open(os.path.join(run_dir, SIGNATURE)) as handle:
+        spec = json.load(handle)
+    return export_model(model, run_dir, fmt, spec, out)

@@ -1,0 +1,85 @@
+"""The notebooks run top to bottom with small settings, and are committed without outputs."""
+
+import math
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "notebooks" / "01_msa_quickstart.ipynb"
+
+SMALL_PARAMETERS = """
+NUM_SAMPLES = 64
+EPOCHS = 2
+BATCH_SIZE = 16
+MODEL_DIM = 8
+PRESET = "mosi"
+GENERATOR_OVERRIDES = {{"text_dim": 6, "audio_dim": 4, "vision_dim": 3, "max_length": 6, "min_length": 2}}
+OUT_DIR = {out_dir!r}
+JIT_COMPILE = False
+"""
+
+
+def _parameters_cell(notebook):
+    cells = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(cells) == 1, "a notebook needs exactly one cell tagged `parameters`"
+    return cells[0]
+
+
+def _stream_text(notebook):
+    return "".join(
+        output.get("text", "")
+        for cell in notebook.cells if cell.cell_type == "code"
+        for output in cell.get("outputs", []) if output.output_type == "stream"
+    )
+
+
+def test_quickstart_is_committed_clean():
+    notebook = nbformat.read(QUICKSTART, as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.metadata.kernelspec.name == "python3"
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, "clear the outputs"
+    parameters = _parameters_cell(notebook).source
+    assert all("=" in line for line in parameters.splitlines() if line.strip())
+
+
+@pytest.fixture
+def kernel_env(monkeypatch):
+    # The kernel inherits the environment; "python" in the python3 kernel spec becomes
+    # this process's sys.executable (jupyter_client), so the kernel runs in this venv.
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+
+
+def test_quickstart_runs_trains_and_exports(tmp_path, kernel_env):
+    notebook = nbformat.read(QUICKSTART, as_version=4)
+    _parameters_cell(notebook).source = SMALL_PARAMETERS.format(out_dir=str(tmp_path)).strip()
+    notebook.cells.append(nbformat.v4.new_code_cell("import sys; print('kernel python:', sys.executable)"))
+
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()  # raises CellExecutionError if any cell fails
+
+    text = _stream_text(notebook)
+    kernel_python = re.search(r"kernel python: (.+)", text).group(1).strip()
+    assert Path(kernel_python).resolve() == Path(sys.executable).resolve()
+    correlation = float(re.search(r"Pearson correlation on the test split: (\S+)", text).group(1))
+    assert math.isfinite(correlation) and -1 <= correlation <= 1
+    # The metrics table has a row per metric; the model is scored next to the mean predictor.
+    assert re.search(r"^mae\s+[\d.]+\s+[\d.]+$", text, re.M), text
+    assert "model.keras gives the same predictions" in text
+    assert "serve endpoint gives the same predictions" in text
+
+    for name in ("history.png", "predictions.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "model.keras").stat().st_size > 0
+    assert (tmp_path / "saved_model" / "saved_model.pb").is_file()
+    images = [output for cell in notebook.cells if cell.cell_type == "code"
+              for output in cell.outputs if "image/png" in output.get("data", {})]
+    assert len(images) == 2

@@ -1,0 +1,106 @@
+import glob
+import os
+
+import pytest
+import yaml
+
+from msa_tf.training.config import (
+    ConfigError,
+    ExperimentConfig,
+    apply_overrides,
+    load_config,
+    write_config,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "**", "*.yaml"), recursive=True))
+
+
+def write(tmp_path, values, name="experiment.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(values))
+    return str(path)
+
+
+def test_sections_fill_defaults_and_name_comes_from_the_file(tmp_path):
+    config = load_config(write(tmp_path, {"model": {"name": "mult", "d_model": 12}}, "small.yaml"))
+    assert config.name == "small"
+    assert config.model.name == "mult" and config.model.arguments == {"d_model": 12}
+    assert config.data.source == "synthetic" and config.data.batch_size == 32
+    assert config.training.epochs == 10 and config.training.precision == "auto"
+    assert config.output.dir == os.path.join("runs", "small")
+
+
+def test_overrides_set_nested_keys_with_yaml_values(tmp_path):
+    path = write(tmp_path, {"training": {"epochs": 10}})
+    config = load_config(path, ["training.epochs=3", "data.max_length={text: 8}", "training.clipnorm=1"])
+    assert config.training.epochs == 3
+    assert config.data.max_length == {"text": 8}
+    assert config.training.clipnorm == 1.0 and isinstance(config.training.clipnorm, float)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"traning": {}}, "unknown key `traning` (did you mean `training`?)"),
+        ({"training": {"epoch": 3}}, "unknown key `training.epoch` (did you mean `training.epochs`?)"),
+        ({"model": {"name": "msa", "model_dimm": 8}}, "unknown key `model.model_dimm` (did you mean `model.model_dim`?)"),
+        ({"data": {"num_sample": 8}}, "unknown key `data.num_sample` (did you mean `data.num_samples`?)"),
+        ({"output": {"dirs": "x"}}, "unknown key `output.dirs` (did you mean `output.dir`?)"),
+        ({"model": {"name": "mutl"}}, "received model.name='mutl' (did you mean 'mult'?)"),
+        ({"data": {"source": "synthetc"}}, "(did you mean 'synthetic'?)"),
+        ({"training": {"optimizer": "adamm"}}, "(did you mean 'adam'?)"),
+        ({"training": {"epochs": "ten"}}, "`training.epochs` must be an integer; received training.epochs='ten'"),
+        ({"training": {"epochs": 0}}, "`training.epochs` must be >= 1"),
+        ({"training": {"jit_compile": "yes"}}, "`training.jit_compile` must be true or false"),
+        ({"data": {"batch_size": 1.5}}, "`data.batch_size` must be an integer; received data.batch_size=1.5"),
+        ({"data": {"max_length": "long"}}, "`data.max_length` must be an integer or a mapping or null"),
+        ({"output": {"formats": ["onnx"]}}, "`output.formats` must be one of 'keras', 'saved_model', 'tflite'"),
+        ({"model": ["msa"]}, "`model` must be a mapping"),
+    ],
+)
+def test_bad_configs_name_the_key_the_value_and_what_is_accepted(tmp_path, values, message):
+    path = write(tmp_path, values)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert message in str(error.value)
+    assert str(error.value).startswith(path)
+    assert "\n" not in str(error.value)
+
+
+def test_missing_and_malformed_files_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(str(tmp_path / "none.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training: {epochs: 3\n")
+    with pytest.raises(ConfigError, match="is not valid YAML"):
+        load_config(str(bad))
+
+
+def test_a_malformed_override_is_a_config_error():
+    with pytest.raises(ConfigError, match="section.key=value"):
+        apply_overrides({}, ["training.epochs"])
+    with pytest.raises(ConfigError, match="`training.epochs` is not a section"):
+        apply_overrides({"training": {"epochs": 3}}, ["training.epochs.x=1"])
+
+
+def test_the_written_config_reads_back_identically(tmp_path):
+    config = load_config(write(tmp_path, {"model": {"name": "msa", "model_dim": 16},
+                                          "data": {"preset": "mosei", "batch_size": 8}}))
+    write_config(config, tmp_path / "resolved.yaml")
+    assert load_config(str(tmp_path / "resolved.yaml")) == config
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: os.path.relpath(p, os.path.join(ROOT, "configs")))
+def test_every_shipped_config_is_valid(path):
+    config = load_config(path)
+    assert config.output.dir.startswith("runs")
+    assert config.name == ExperimentConfig.from_dict(config.to_dict()).name
+
+
+def test_there_is_a_config_per_model_and_data_source():
+    from msa_tf import models
+
+    for folder in ("synthetic", "mosi", "mosei"):
+        shipped = {os.path.basename(p)[:-5] for p in CONFIGS if os.path.basename(os.path.dirname(p)) == folder}
+        assert shipped == set(models.names()), folder

@@ -1,0 +1,148 @@
+import re
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from matplotlib import image
+from PIL import Image
+
+from msa_tf.training.plots import plot_history, plot_predictions, read_history_csv
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+HISTORY = {
+    "epoch": [0.0, 1.0, 2.0, 3.0],
+    "corr": [0.1, 0.4, 0.6, 0.7],
+    "learning_rate": [1e-3, 1e-3, 5e-4, 5e-4],
+    "loss": [1.2, 0.9, 0.7, 0.6],
+    "mae": [1.2, 0.9, 0.7, 0.6],
+    "val_corr": [0.1, 0.3, 0.5, 0.5],
+    "val_loss": [1.3, 1.0, 0.9, 0.9],
+    "val_mae": [1.3, 1.0, 0.9, 0.9],
+}
+
+
+def read_png(path):
+    """The pixels of the PNG at `path` after checking its signature, and its text chunks."""
+    with open(path, "rb") as handle:
+        assert handle.read(8) == PNG_SIGNATURE
+    with Image.open(path) as png:
+        text = dict(png.text)
+    return image.imread(path), text
+
+
+def test_history_plot_is_a_png_with_one_panel_per_metric(tmp_path):
+    path = plot_history(HISTORY, tmp_path / "plots" / "history.png")
+    assert path == tmp_path / "plots" / "history.png"
+    pixels, text = read_png(path)
+    # corr, learning_rate, loss, mae: 2 rows of up to 3 panels of 450 x 320 pixels
+    assert pixels.shape == (640, 1350, 4)
+    assert pixels[..., :3].std() > 0.05  # something is drawn
+    assert text["Title"] == "Training history"
+
+
+def test_history_plot_grows_with_the_number_of_metrics(tmp_path):
+    pixels, _ = read_png(plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]},
+                                      str(tmp_path / "one.png")))
+    assert pixels.shape == (320, 450, 4)
+    pixels, _ = read_png(plot_history({"val_loss": [1.1, 0.7], "mae": [1.0, 0.5]},
+                                      tmp_path / "two.png"))
+    assert pixels.shape == (320, 900, 4)
+
+
+def test_non_finite_history_values_do_not_break_the_plot(tmp_path):
+    history = {
+        "epoch": [0, 1, 2, 3],
+        "loss": [1.0, float("inf"), float("nan"), 0.5],
+        "val_loss": [float("nan")] * 4,  # never validated
+        "corr": [float("-inf"), 0.1, 0.2, 0.3],
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pixels, _ = read_png(plot_history(history, tmp_path / "history.png"))
+    assert pixels.shape == (320, 900, 4)
+
+
+@pytest.mark.parametrize("history, message", [
+    ({"epoch": [0, 1]}, "`history` must hold at least one metric besides 'epoch'"),
+    ({}, "`history` must hold at least one metric"),
+    ({"loss": [1.0, 0.5], "val_loss": [1.0]}, "one value per epoch in every column; received "
+                                              "columns of lengths {'loss': 2, 'val_loss': 1}"),
+])
+def test_bad_history_names_the_argument(tmp_path, history, message):
+    with pytest.raises(ValueError) as error:
+        plot_history(history, tmp_path / "history.png")
+    assert message in str(error.value)
+    assert not (tmp_path / "history.png").exists()
+
+
+def test_read_history_csv_reads_what_csv_logger_writes(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("adam", "mse", metrics=["mae"])
+    x = np.random.default_rng(0).normal(size=(32, 2)).astype("float32")
+    fitted = model.fit(x, x.sum(axis=1), validation_split=0.25, epochs=3, verbose=0,
+                       callbacks=[keras.callbacks.CSVLogger(str(tmp_path / "history.csv"))])
+    history = read_history_csv(tmp_path / "history.csv")
+    assert history["epoch"] == [0.0, 1.0, 2.0]
+    for key, values in fitted.history.items():
+        np.testing.assert_allclose(history[key], values, rtol=1e-6, err_msg=key)
+    pixels, _ = read_png(plot_history(history, tmp_path / "history.png"))
+    assert pixels.shape[0] == 320
+
+
+def test_read_history_csv_reads_missing_and_non_finite_entries(tmp_path):
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,loss,val_loss\n0,nan,NA\n1,inf,\n2,0.25,-inf\n")
+    history = read_history_csv(path)
+    assert list(history) == ["epoch", "loss", "val_loss"]
+    np.testing.assert_equal(history["loss"], [np.nan, np.inf, 0.25])
+    np.testing.assert_equal(history["val_loss"], [np.nan, np.nan, -np.inf])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("epoch,loss\n0,0.5\n1,lots\n", "column 'loss' of line 3 must be a number or 'NA'; received 'lots'"),
+    ("epoch,loss\n0,0.5,7\n", "line 2 has more values than the header names"),
+])
+def test_read_history_csv_names_the_bad_entry(tmp_path, text, message):
+    path = tmp_path / "history.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError) as error:
+        read_history_csv(path)
+    assert str(path) in str(error.value) and message in str(error.value)
+
+
+def title_numbers(text):
+    match = re.search(r"r = (-?[\d.]+), MAE = ([\d.]+) \((\d+) samples\)", text["Title"])
+    assert match, text["Title"]
+    return float(match[1]), float(match[2]), int(match[3])
+
+
+def test_predictions_plot_reports_pearson_r_and_mae_in_its_title(tmp_path):
+    y_true = np.array([-3.0, -1.5, -0.5, 0.0, 0.0, 0.5, 2.5, 3.4])
+    y_pred = np.array([-2.4, -2.4, 0.4, 0.0, 0.3, 0.0, 1.6, 1.0])
+    path = plot_predictions(y_true, y_pred[:, None], tmp_path / "predictions.png", title="tiny run")
+    pixels, text = read_png(path)
+    assert pixels.shape == (500, 500, 4)
+    assert text["Title"].startswith("tiny run\n")
+    r, mae, samples = title_numbers(text)
+    assert r == 0.869  # np.corrcoef: 0.86949
+    assert mae == pytest.approx(6.5 / 8, abs=1e-3)
+    assert samples == 8
+
+
+def test_constant_predictions_have_r_zero(tmp_path):
+    path = plot_predictions([1.0, -1.0, 2.0], [0.5, 0.5, 0.5], tmp_path / "predictions.png")
+    _, text = read_png(path)
+    assert title_numbers(text) == (0.0, pytest.approx((0.5 + 1.5 + 1.5) / 3, abs=1e-3), 3)
+
+
+@pytest.mark.parametrize("y_pred, message", [
+    ([0.5, 0.5], "same number of samples"),
+    ([0.5, float("nan"), 0.1], "y_pred"),
+])
+def test_bad_predictions_name_the_argument(tmp_path, y_pred, message):
+    with pytest.raises(ValueError, match=message):
+        plot_predictions([1.0, -1.0, 2.0], y_pred, tmp_path / "predictions.png")
+    assert not (tmp_path / "predictions.png").exists()
