@@ -242,7 +242,7 @@ def train(config, *, overwrite=False, extra_callbacks=(), verbose="auto"):
                 training.monitor, patience=training.plateau_patience,
                 min_learning_rate=training.min_learning_rate))
         model.fit(train_data, validation_data=valid_data, epochs=training.epochs,
-                  callbacks=[*callbacks, *extra_callbacks], verbose=verbose)
+                  callbacks=[*callbacks, *extra_callbacks], shuffle=False, verbose=verbose)
         if guard.stopped_at is not None:
             raise RunError(_nan_message(guard, run_dir))
         checkpoint = os.path.join(run_dir, run_callbacks_module.CHECKPOINT)

@@ -50,11 +50,31 @@ received strategy='mirorred' (did you mean 'mirrored'?)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return KerasMultiWorkerMirroredStrategy()
     if name == "mirrored":
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([device.name for device in devices])
     return tf.distribute.get_strategy()
+
+
+class KerasMultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """`MultiWorkerMirroredStrategy` whose `reduce` works the way Keras 3 `fit` calls it.
+
+    Keras 3 calls `strategy.reduce` in two ways that the collective strategy rejects:
+    `fit` reduces its first distributed batch, an `(inputs, targets)` nest, to learn the
+    shapes it builds with (keras-team/keras#20329), and each step averages the scalar
+    metric values with `axis=0` (tensorflow/tensorflow#72388). Here a nest is reduced
+    value by value, and a scalar across replicas only (`axis=None`), which is the mean
+    that `MirroredStrategy` reports for it.
+    """
+
+    def reduce(self, reduce_op, value, axis):
+        def reduce_one(item):
+            rank = self.experimental_local_results(item)[0].shape.rank
+            return super(KerasMultiWorkerMirroredStrategy, self).reduce(
+                reduce_op, item, axis=None if rank == 0 else axis)
+
+        return tf.nest.map_structure(reduce_one, value)
 
 
 def cluster_workers(tf_config=None):

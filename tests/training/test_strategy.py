@@ -8,6 +8,7 @@ import types
 import pytest
 import tensorflow as tf
 
+from msa_tf.training import strategy as strategy_module
 from msa_tf.training.strategy import cluster_workers, is_chief, resolve_strategy, uses_replicas
 
 TWO_WORKERS = json.dumps({
@@ -35,7 +36,7 @@ def machine(monkeypatch):
 
     monkeypatch.setattr(tf.config, "list_physical_devices", listed)
     monkeypatch.setattr(tf.config, "list_logical_devices", listed)
-    monkeypatch.setattr(tf.distribute, "MultiWorkerMirroredStrategy", recorder("multi_worker"))
+    monkeypatch.setattr(strategy_module, "KerasMultiWorkerMirroredStrategy", recorder("multi_worker"))
     monkeypatch.setattr(tf.distribute, "MirroredStrategy", recorder("mirrored"))
     monkeypatch.setattr(tf.distribute, "TPUStrategy", recorder("tpu"))
     monkeypatch.setattr(tf.distribute.cluster_resolver, "TPUClusterResolver", recorder("resolver"))
