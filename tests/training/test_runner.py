@@ -2,6 +2,11 @@ import csv
 import json
 import math
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 
 import keras
 import numpy as np
@@ -13,8 +18,6 @@ from msa_tf.training import runner
 from msa_tf.training.config import ConfigError, load_config
 from tests.training.conftest import msa_tf_command, tiny_config
 
-pytestmark = pytest.mark.xdist_group("runner")
-
 
 def history_epochs(run_dir):
     with open(os.path.join(run_dir, "history.csv"), newline="") as handle:
@@ -23,11 +26,11 @@ def history_epochs(run_dir):
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    """One run through the command line, with XLA, every export and the plots."""
+    """One run through the command line, with XLA, every export, the plots and TensorBoard."""
     path, run_dir = tiny_config(
         tmp_path_factory.mktemp("finished"), "finished",
         training={"jit_compile": True},
-        output={"plots": True, "formats": ["keras", "saved_model", "tflite"]},
+        output={"plots": True, "tensorboard": True, "formats": ["keras", "saved_model", "tflite"]},
     )
     result = msa_tf_command("train", path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -38,7 +41,7 @@ def test_a_run_writes_a_self_describing_directory(finished_run):
     run_dir, stdout = finished_run
     for name in ("config.yaml", "signature.json", "history.csv", "metrics.json", "model.keras",
                  "checkpoint.keras", "history.png", "predictions.png", "model.tflite",
-                 "saved_model/saved_model.pb"):
+                 "saved_model/saved_model.pb", "tensorboard/train", "tensorboard/validation"):
         assert os.path.exists(os.path.join(run_dir, name)), name
     assert not os.path.exists(os.path.join(run_dir, "backup")), "a finished run deletes its backup"
     resolved = load_config(os.path.join(run_dir, "config.yaml"))
@@ -78,26 +81,48 @@ def keras_predictions(run_dir, inputs):
     return model(inputs, training=False)["regression"].numpy()
 
 
-def test_the_exported_saved_model_serves_the_keras_predictions_in_a_fresh_process(finished_run, tmp_path):
+@pytest.fixture(scope="module")
+def serving_inputs(finished_run, tmp_path_factory):
+    """Inputs at the run's fixed lengths, in memory and as an .npz file."""
     from msa_tf.export import example_inputs
 
     run_dir, _ = finished_run
     with open(os.path.join(run_dir, "signature.json")) as handle:
         inputs = example_inputs(json.load(handle), batch_size=3, seed=5)
-    np.savez(tmp_path / "inputs.npz", **inputs)
+    path = tmp_path_factory.mktemp("serving") / "inputs.npz"
+    np.savez(path, **inputs)
+    return inputs, str(path)
+
+
+def test_the_exported_saved_model_serves_the_keras_predictions_in_a_fresh_process(
+        finished_run, serving_inputs, tmp_path):
+    run_dir, _ = finished_run
+    inputs, npz = serving_inputs
     script = (
         "import numpy as np, tensorflow as tf\n"
-        f"inputs = dict(np.load({str(tmp_path / 'inputs.npz')!r}))\n"
+        f"inputs = dict(np.load({npz!r}))\n"
         f"loaded = tf.saved_model.load({os.path.join(run_dir, 'saved_model')!r})\n"
         "out = loaded.signatures['serving_default'](**{k: tf.constant(v) for k, v in inputs.items()})\n"
         f"np.save({str(tmp_path / 'served.npy')!r}, out['regression'].numpy())\n"
     )
-    import subprocess
-    import sys
-
     subprocess.run([sys.executable, "-c", script], check=True, timeout=300,
                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     np.testing.assert_allclose(np.load(tmp_path / "served.npy"), keras_predictions(run_dir, inputs),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_saved_model_cli_run_gives_the_keras_predictions(finished_run, serving_inputs, tmp_path):
+    run_dir, _ = finished_run
+    inputs, npz = serving_inputs
+    cli_path = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    result = subprocess.run(
+        [cli_path, "run", "--dir", os.path.join(run_dir, "saved_model"), "--tag_set", "serve",
+         "--signature_def", "serving_default", "--outdir", str(tmp_path), "--overwrite",
+         "--inputs", ";".join(f"{name}={npz}[{name}]" for name in inputs)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    np.testing.assert_allclose(np.load(tmp_path / "regression.npy"), keras_predictions(run_dir, inputs),
                                rtol=1e-5, atol=1e-6)
 
 
@@ -201,10 +226,6 @@ def test_a_classification_head_must_match_the_data(tiny):
 
 
 def test_a_run_killed_mid_epoch_resumes_from_its_backup(tiny):
-    import signal
-    import subprocess
-    import sys
-    import time
 
     epochs = 4
     path, run_dir = tiny("killed", data={"num_samples": 2048}, training={"epochs": epochs})
@@ -232,9 +253,6 @@ def test_a_run_killed_mid_epoch_resumes_from_its_backup(tiny):
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tiny):
-    import subprocess
-    import sys
-
     path, run_dir = tiny("mirrored", training={"strategy": "mirrored", "epochs": 2})
     script = (
         "import sys, tensorflow as tf\n"
@@ -252,8 +270,6 @@ def test_mirrored_strategy_on_two_logical_cpus(tiny):
 
 
 def free_ports(count):
-    import socket
-
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:
         s.bind(("localhost", 0))
@@ -264,9 +280,6 @@ def free_ports(count):
 
 
 def test_multi_worker_mirrored_strategy_with_two_local_workers(tiny):
-    import subprocess
-    import sys
-
     path, run_dir = tiny("workers", training={"strategy": "auto", "epochs": 2})
     workers = [f"localhost:{port}" for port in free_ports(2)]
     processes = []
