@@ -22,10 +22,10 @@ install: $(VENV)/.installed-$(EXTRAS)
 demo: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/msa-tf train configs/quickstart.yaml --overwrite
 
-# Two workers: XLA compiles and graph tracing are mostly single-threaded. Each test file runs
-# on one worker, so the module fixtures that build or train a model run once.
+# Two workers: XLA compiles and graph tracing are mostly single-threaded. `worksteal` keeps
+# both busy to the end (the suite has a few long tests).
 test: $(VENV)/.installed-$(EXTRAS),test
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
+	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=15
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -194,7 +194,7 @@ class DataSource:
         """
         check_choice("split", split, SPLITS)
         batch_size = check_positive_int("batch_size", batch_size)
-        return self._batches(split, batch_size, self._lengths(lengths), shuffle, seed,
+        return self._batches(split, batch_size, self.fixed_lengths(lengths), shuffle, seed,
                              drop_remainder)
 
     def max_lengths(self):
@@ -217,7 +217,8 @@ class DataSource:
         """`dataset()` with checked arguments and `lengths` a dict per modality."""
         raise NotImplementedError
 
-    def _lengths(self, lengths):
+    def fixed_lengths(self, lengths=None):
+        """`{modality: steps}` of `dataset(..., lengths=lengths)`; see `dataset`."""
         longest = self.max_lengths()
         if lengths is None:
             return longest
@@ -237,7 +238,7 @@ class DataSource:
 
         For example `{"text": ((50, 768), "float32"), "text_mask": ((50,), "bool"), ...}`.
         """
-        lengths, dims = self._lengths(lengths), self._dims()
+        lengths, dims = self.fixed_lengths(lengths), self._dims()
         spec = {}
         for m in MODALITIES:
             if dims[m] is None:
@@ -254,7 +255,7 @@ class DataSource:
         `text_dim` (only for text features: the models ignore it for token ids),
         `audio_dim`, `video_dim` and `text_vocab_size` (`None` for text features).
         """
-        lengths, dims = self._lengths(lengths), self._dims()
+        lengths, dims = self.fixed_lengths(lengths), self._dims()
         arguments = {"seq_len": lengths["text"] if len(set(lengths.values())) == 1 else lengths}
         if dims["text"] is not None:
             arguments["text_dim"] = dims["text"]

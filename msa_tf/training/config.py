@@ -158,8 +158,10 @@ class DataConfig(_Section):
     Args:
         batch_size: examples per training batch.
         eval_batch_size: examples per evaluation batch (`None` = `batch_size`).
-        max_length: fixed lengths: one int, a `{modality: int}` dict, or `None` for
-            the source's longest sequences.
+        pad_to: the fixed steps per modality of every batch: one int, a
+            `{modality: int}` dict (other modalities keep their longest length), or
+            `None` for the source's longest sequences. Longer sequences are cut.
+            (`max_length` is the generator's own setting: its longest sequence.)
         shuffle: shuffle the training examples each epoch (where the source can).
     """
 
@@ -167,7 +169,7 @@ class DataConfig(_Section):
     source: str = "synthetic"
     batch_size: int = 32
     eval_batch_size: typing.Optional[int] = None
-    max_length: typing.Union[int, dict, None] = None
+    pad_to: typing.Union[int, dict, None] = None
     shuffle: bool = True
     arguments: dict = dataclasses.field(default_factory=dict)
 

@@ -19,6 +19,7 @@ Running the same config again resumes an interrupted run from `<run>/backup`.
 """
 
 import dataclasses
+import inspect
 import json
 import math
 import os
@@ -80,15 +81,19 @@ class Experiment:
         """Builds the source and fills in what the data decide; raises `ConfigError`."""
         data = config.data
         source = _checked("data", sources.get_source, data.source, **data.arguments)
-        lengths = _checked("data.max_length", _fixed_lengths, source, data.max_length)
+        lengths = _checked("data.pad_to", source.fixed_lengths, data.pad_to)
         spec = {name: [list(shape), dtype] for name, (shape, dtype) in source.input_spec(lengths).items()}
-        accepted = constructor_arguments(models.model_class(config.model.name))
-        filled = {key: value for key, value in source.model_arguments(lengths).items()
+        model_class = models.model_class(config.model.name)
+        accepted = constructor_arguments(model_class)
+        data_arguments = source.model_arguments(lengths)
+        if _always_classifies(model_class):
+            data_arguments["num_classes"] = source.num_classes()
+        filled = {key: value for key, value in data_arguments.items()
                   if key in accepted and key not in config.model.arguments}
         resolved = dataclasses.replace(
             config,
             model=dataclasses.replace(config.model, arguments={**config.model.arguments, **filled}),
-            data=dataclasses.replace(data, max_length=lengths),
+            data=dataclasses.replace(data, pad_to=lengths),
         )
         return cls(resolved, source, lengths, spec)
 
@@ -127,17 +132,10 @@ class Experiment:
         return dataset.map(select).with_options(options)
 
 
-def _fixed_lengths(source, max_length):
-    """`{modality: length}`: the source's longest sequences, changed by `max_length`."""
-    lengths = source.max_lengths()
-    if max_length is None:
-        return lengths
-    if isinstance(max_length, dict):
-        unknown = set(max_length) - set(lengths)
-        if unknown:
-            raise ValueError(f"unknown modalities {sorted(unknown)}; accepted: {sorted(lengths)}")
-        return {**lengths, **max_length}
-    return {modality: max_length for modality in lengths}
+def _always_classifies(model_class):
+    """Whether the model has a classification head by default (its `num_classes` is not `None`)."""
+    parameter = inspect.signature(model_class.__init__).parameters.get("num_classes")
+    return parameter is not None and parameter.default not in (None, parameter.empty)
 
 
 def _losses(training, outputs):
@@ -287,13 +285,17 @@ def _report(run_dir, experiment, outputs):
 
 
 def predict(model, experiment, split, outputs):
-    """`(y_true, y_pred)` regression arrays of `split`; `y_pred` is `None` without a model."""
-    dataset = experiment.batches(split, outputs)
-    y_true = np.concatenate([targets["regression"].numpy() for _, targets in dataset]).ravel()
-    if model is None:
-        return y_true, None
-    y_pred = model.predict(dataset.map(lambda inputs, targets: inputs), verbose=0)["regression"]
-    return y_true, np.asarray(y_pred).ravel()
+    """`(y_true, y_pred)` regression arrays of `split`; `y_pred` is `None` without a model.
+
+    One pass over the data predicts each batch next to its targets, so the pairs stay
+    matched whatever order a source reads its examples in.
+    """
+    y_true, y_pred = [], []
+    for inputs, targets in experiment.batches(split, outputs):
+        y_true.append(targets["regression"].numpy().ravel())
+        if model is not None:
+            y_pred.append(np.asarray(model.predict_on_batch(inputs)["regression"]).ravel())
+    return np.concatenate(y_true), np.concatenate(y_pred) if model is not None else None
 
 
 def format_table(results, title):
@@ -333,7 +335,7 @@ def _load_run(run_dir, overrides=(), data_path=None):
         raise ConfigError(f"run_dir: {run_dir!r} holds no {MODEL}: the run did not finish")
     values = load_config(config_path).to_dict()
     if data_path is not None:
-        kept = ("batch_size", "eval_batch_size", "max_length")
+        kept = ("batch_size", "eval_batch_size", "pad_to")
         values["data"] = {key: values["data"][key] for key in kept}
         values["data"].update(source="shards" if os.path.isdir(data_path) else "mmsa", path=data_path)
     config = _checked(config_path, ExperimentConfig.from_dict, apply_overrides(values, overrides))

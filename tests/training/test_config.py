@@ -33,9 +33,9 @@ def test_sections_fill_defaults_and_name_comes_from_the_file(tmp_path):
 
 def test_overrides_set_nested_keys_with_yaml_values(tmp_path):
     path = write(tmp_path, {"training": {"epochs": 10}})
-    config = load_config(path, ["training.epochs=3", "data.max_length={text: 8}", "training.clipnorm=1"])
+    config = load_config(path, ["training.epochs=3", "data.pad_to={text: 8}", "training.clipnorm=1"])
     assert config.training.epochs == 3
-    assert config.data.max_length == {"text": 8}
+    assert config.data.pad_to == {"text": 8}
     assert config.training.clipnorm == 1.0 and isinstance(config.training.clipnorm, float)
 
 
@@ -54,7 +54,7 @@ def test_overrides_set_nested_keys_with_yaml_values(tmp_path):
         ({"training": {"epochs": 0}}, "`training.epochs` must be >= 1"),
         ({"training": {"jit_compile": "yes"}}, "`training.jit_compile` must be true or false"),
         ({"data": {"batch_size": 1.5}}, "`data.batch_size` must be an integer; received data.batch_size=1.5"),
-        ({"data": {"max_length": "long"}}, "`data.max_length` must be an integer or a mapping or null"),
+        ({"data": {"pad_to": "long"}}, "`data.pad_to` must be an integer or a mapping or null"),
         ({"output": {"formats": ["onnx"]}}, "`output.formats` must be one of 'keras', 'saved_model', 'tflite'"),
         ({"model": ["msa"]}, "`model` must be a mapping"),
     ],
@@ -96,6 +96,30 @@ def test_every_shipped_config_is_valid(path):
     config = load_config(path)
     assert config.output.dir.startswith("runs")
     assert config.name == ExperimentConfig.from_dict(config.to_dict()).name
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: os.path.relpath(p, os.path.join(ROOT, "configs")))
+def test_every_shipped_config_builds_its_model(path, tmp_path):
+    from msa_tf.training.runner import Experiment
+    from tests.data.test_mmsa import make_file, write_pickle
+
+    config = load_config(path)
+    if config.data.source == "mmsa":  # a small file in place of the one the user fills in
+        config = load_config(path, [f"data.path={write_pickle(tmp_path, make_file()[0])}"])
+    model, outputs = Experiment.from_config(config).build_model()
+    assert "regression" in outputs and model.count_params() > 0
+
+
+def test_data_settings_do_not_shadow_source_arguments():
+    """A `data` key goes either to DataConfig or to the source, never both ways."""
+    import dataclasses
+
+    from msa_tf.data import source_arguments, source_names
+    from msa_tf.training.config import DataConfig
+
+    fields = {field.name for field in dataclasses.fields(DataConfig)} - {"source", "arguments"}
+    for name in source_names():
+        assert not fields & set(source_arguments(name)), name
 
 
 def test_there_is_a_config_per_model_and_data_source():
