@@ -360,7 +360,7 @@ def load_mmsa(path, split, batch_size, pad_to=None, shuffle=False, seed=0,
         A `tf.data.Dataset` of `(inputs, targets)`.
     """
     batch_size = check_positive_int("batch_size", batch_size)
-    lengths = _check_pad_to(pad_to)
+    lengths = check_lengths(pad_to)
     check_choice("text", text, TEXT_KINDS)
     check_choice("split", split, SPLITS)
     for name, value in (("shuffle", shuffle), ("drop_remainder", drop_remainder)):
@@ -660,24 +660,32 @@ def _fit_length(values, mask, length):
 # --- arguments and messages ----------------------------------------------------------
 
 
-def _check_pad_to(pad_to):
-    if pad_to is None:
+def check_lengths(lengths, argument="pad_to"):
+    """`{modality: steps}` for the modalities that `lengths` fixes, checked.
+
+    `lengths` is `None` (none), one positive int (every modality) or a dict
+    `{modality: positive int}`; otherwise `ValueError` names `argument` and the value.
+
+    >>> check_lengths(8), check_lengths({"audio": 3}), check_lengths(None)
+    ({'text': 8, 'audio': 8, 'vision': 8}, {'audio': 3}, {})
+    """
+    if lengths is None:
         return {}
-    if isinstance(pad_to, dict):
-        unknown = sorted(str(key) for key in pad_to if key not in MODALITIES)
+    if isinstance(lengths, dict):
+        unknown = sorted(str(key) for key in lengths if key not in MODALITIES)
         if unknown:
             raise ValueError(
-                f"`pad_to` keys must be among {MODALITIES}; received pad_to={pad_to!r} "
+                f"`{argument}` keys must be among {MODALITIES}; received {argument}={lengths!r} "
                 f"with unknown key(s) {', '.join(repr(k) for k in unknown)}"
             )
-        return {m: check_positive_int(f"pad_to[{m!r}]", pad_to[m])
-                for m in MODALITIES if m in pad_to}
-    if isinstance(pad_to, bool) or not isinstance(pad_to, numbers.Integral) or pad_to < 1:
+        return {m: check_positive_int(f"{argument}[{m!r}]", lengths[m])
+                for m in MODALITIES if m in lengths}
+    if isinstance(lengths, bool) or not isinstance(lengths, numbers.Integral) or lengths < 1:
         raise ValueError(
-            "`pad_to` must be None, a positive integer or a dict {modality: positive integer} "
-            f"with modalities among {MODALITIES}; received pad_to={pad_to!r}"
+            f"`{argument}` must be None, a positive integer or a dict {{modality: positive integer}} "
+            f"with modalities among {MODALITIES}; received {argument}={lengths!r}"
         )
-    return {m: int(pad_to) for m in MODALITIES}
+    return {m: int(lengths) for m in MODALITIES}
 
 
 def _text_kind(path, data, text):

@@ -46,7 +46,8 @@ import tensorflow as tf
 
 from generators.multimodal import MultimodalConfig, MultimodalGenerator
 from generators.shards import METADATA, read_shards
-from msa_tf.data.mmsa import TEXT_KINDS, _text_kind, load_mmsa, read_mmsa
+from msa_tf.data.mmsa import TEXT_KINDS, _text_kind, check_lengths, load_mmsa, read_mmsa
+from msa_tf.registry import Registry
 from msa_tf.metrics.sentiment import DATASETS, sentiment_metric_objects, sentiment_metrics
 from msa_tf.validation import check_choice, check_positive_int
 
@@ -63,32 +64,11 @@ TFDS_SPLITS = {"train": ("train",), "valid": ("validation", "valid", "dev", "val
 # Examples held by the shuffle buffer of a TFDS source.
 TFDS_SHUFFLE_BUFFER = 1024
 
-_SOURCES = {}
+_SOURCES = Registry("data source", argument="source")
 
-
-def register_source(name):
-    """Class decorator: makes a `DataSource` subclass available as `get_source(name)`."""
-
-    def decorator(cls):
-        if name in _SOURCES and _SOURCES[name] is not cls:
-            raise ValueError(
-                f"A data source named {name!r} is registered already: {_SOURCES[name]}")
-        _SOURCES[name] = cls
-        cls.registry_name = name
-        return cls
-
-    return decorator
-
-
-def source_names():
-    """The registered source names, sorted."""
-    return sorted(_SOURCES)
-
-
-def source_class(name):
-    """The class registered as `name`; raises `ValueError` (with the closest name) otherwise."""
-    check_choice("source", name, tuple(source_names()))
-    return _SOURCES[name]
+register_source = _SOURCES.register  # class decorator: makes a source available as `get_source(name)`
+source_names = _SOURCES.names  # the registered source names, sorted
+source_class = _SOURCES.get_class  # the class registered as `name`, or `ValueError`
 
 
 def source_arguments(name):
@@ -219,19 +199,7 @@ class DataSource:
 
     def fixed_lengths(self, lengths=None):
         """`{modality: steps}` of `dataset(..., lengths=lengths)`; see `dataset`."""
-        longest = self.max_lengths()
-        if lengths is None:
-            return longest
-        if isinstance(lengths, dict):
-            unknown = sorted(str(key) for key in lengths if key not in MODALITIES)
-            if unknown:
-                raise ValueError(
-                    f"`lengths` keys must be among {MODALITIES}; received lengths={lengths!r} "
-                    f"with unknown key(s) {unknown}"
-                )
-            return {m: check_positive_int(f"lengths[{m!r}]", lengths[m]) if m in lengths
-                    else longest[m] for m in MODALITIES}
-        return dict.fromkeys(MODALITIES, check_positive_int("lengths", lengths))
+        return {**self.max_lengths(), **check_lengths(lengths, "lengths")}
 
     def input_spec(self, lengths=None):
         """`{input: (shape without batch, dtype name)}` of `dataset(..., lengths=lengths)`.

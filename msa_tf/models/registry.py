@@ -1,32 +1,12 @@
 """One registry for every model of the zoo: `get(name, **kwargs)` and `names()`."""
 
-from msa_tf.validation import check_choice
+from msa_tf.registry import Registry
 
-_MODELS = {}
+_MODELS = Registry("model")
 
-
-def register(name):
-    """Class decorator: makes the model available as `msa_tf.models.get(name)`."""
-
-    def decorator(cls):
-        if name in _MODELS and _MODELS[name] is not cls:
-            raise ValueError(f"A model named {name!r} is registered already: {_MODELS[name]}")
-        _MODELS[name] = cls
-        cls.registry_name = name
-        return cls
-
-    return decorator
-
-
-def names():
-    """The registered model names, sorted."""
-    return sorted(_MODELS)
-
-
-def model_class(name):
-    """The class registered as `name`; raises `ValueError` naming the registered models."""
-    check_choice("name", name, tuple(names()))
-    return _MODELS[name]
+register = _MODELS.register  # class decorator: makes the model available as `get(name)`
+names = _MODELS.names  # the registered model names, sorted
+model_class = _MODELS.get_class  # the class registered as `name`, or `ValueError`
 
 
 def get(name, **kwargs):

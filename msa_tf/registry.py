@@ -1,0 +1,51 @@
+"""A name-to-class registry: the zoo's models and the runner's data sources use one each."""
+
+from msa_tf.validation import check_choice
+
+
+class Registry:
+    """Classes registered under names, looked up with a clear error.
+
+    Args:
+        kind: what is registered, for messages (`"model"`, `"data source"`).
+        argument: the argument that names an entry, for lookup errors (`"name"`).
+
+    Example:
+    >>> shapes = Registry("shape")
+    >>> @shapes.register("square")
+    ... class Square:
+    ...     pass
+    >>> shapes.names(), shapes.get_class("square").registry_name
+    (['square'], 'square')
+    >>> shapes.get_class("sqare")
+    Traceback (most recent call last):
+    ...
+    ValueError: `name` must be one of 'square'; received name='sqare' (did you mean 'square'?)
+    """
+
+    def __init__(self, kind, argument="name"):
+        self.kind = kind
+        self.argument = argument
+        self._classes = {}
+
+    def register(self, name):
+        """Class decorator: registers the class as `name` and sets its `registry_name`."""
+
+        def decorator(cls):
+            if name in self._classes and self._classes[name] is not cls:
+                raise ValueError(f"A {self.kind} named {name!r} is registered already: "
+                                 f"{self._classes[name]}")
+            self._classes[name] = cls
+            cls.registry_name = name
+            return cls
+
+        return decorator
+
+    def names(self):
+        """The registered names, sorted."""
+        return sorted(self._classes)
+
+    def get_class(self, name):
+        """The class registered as `name`; `ValueError` naming the closest name otherwise."""
+        check_choice(self.argument, name, tuple(self.names()))
+        return self._classes[name]
