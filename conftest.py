@@ -3,6 +3,9 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tiny test models gain nothing from intra-op threads; with two test workers on two cores
+# (and the processes some tests start, which inherit this) one thread each is ~10% faster.
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

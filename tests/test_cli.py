@@ -37,6 +37,29 @@ def test_models_help_shows_an_example():
     assert "Example: msa-tf models" in run.stdout
 
 
+@pytest.mark.parametrize("command", ["models", "generate", "generate multimodal", "train", "evaluate",
+                                     "export"])
+def test_every_subcommand_help_shows_an_example(command, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.build_parser().parse_args([*command.split(), "--help"])
+    assert exited.value.code == 0
+    assert f"Example: msa-tf {command}" in capsys.readouterr().out
+
+
+def test_a_failure_during_a_run_exits_1_with_the_cause(monkeypatch, tmp_path, capsys):
+    from msa_tf.training import runner
+
+    def fail(*args, **kwargs):
+        raise runner.RunError("training stopped: the loss became nan in epoch 2, batch 3")
+
+    monkeypatch.setattr(runner, "train", fail)
+    config = tmp_path / "run.yaml"
+    config.write_text("model: {name: msa}\n")
+    assert cli.main(["train", str(config)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "msa-tf train: failed: training stopped: the loss became nan in epoch 2, batch 3")
+
+
 def test_generate_multimodal_writes_shards_that_read_back(tmp_path, capsys):
     from generators import read_shards
 

@@ -145,7 +145,7 @@ def test_a_finished_run_is_not_overwritten_without_the_flag(finished_run, capsys
         ("training.epochs=many", "`training.epochs` must be an integer"),
         ("model.name=transformer", "`model.name` must be one of"),
         ("data.preset=mosii", "preset"),
-        ("model.num_heads=3", "model:"),
+        ("model.rank=0", "model: `rank` must be a positive integer"),
         ("training.precision=float17", "training.precision"),
     ],
 )
