@@ -176,12 +176,10 @@ def export_tflite(model, path, example_inputs):
 
     Example:
     >>> import tempfile
-    >>> from msa_tf.models import get
-    >>> model = get("msa", seq_len=4, text_dim=3, audio_dim=2, video_dim=2, model_dim=8,
-    ...             num_heads=2, ff_dim=8)
-    >>> inputs = example_inputs({"text": [[4, 3], "float32"], "audio": [[4, 2], "float32"],
-    ...                          "vision": [[4, 2], "float32"]}, batch_size=2)
-    >>> path = export_tflite(model, tempfile.mkdtemp() + "/msa.tflite", inputs)
+    >>> features = keras.Input((4,), name="features")
+    >>> model = keras.Model({"features": features}, {"regression": keras.layers.Dense(1)(features)})
+    >>> inputs = example_inputs({"features": [[4], "float32"]}, batch_size=2)
+    >>> path = export_tflite(model, tempfile.mkdtemp() + "/model.tflite", inputs)
     >>> outputs = run_tflite(path, inputs)
     >>> bool(np.allclose(outputs["regression"], model(inputs)["regression"], atol=1e-5))
     True

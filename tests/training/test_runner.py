@@ -97,7 +97,8 @@ def keras_predictions(run_dir, inputs):
     return model(inputs, training=False)["regression"].numpy()
 
 
-def test_the_exported_saved_model_serves_the_keras_predictions_in_a_fresh_process(finished_run, tmp_path):
+def test_the_exported_saved_model_serves_the_keras_predictions_in_a_fresh_process_and_the_cli(
+        finished_run, tmp_path):
     from msa_tf.export import example_inputs
 
     run_dir, _ = finished_run
@@ -113,8 +114,18 @@ def test_the_exported_saved_model_serves_the_keras_predictions_in_a_fresh_proces
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=300,
                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    np.testing.assert_allclose(np.load(tmp_path / "served.npy"), keras_predictions(run_dir, inputs),
-                               rtol=1e-5, atol=1e-6)
+    expected = keras_predictions(run_dir, inputs)
+    np.testing.assert_allclose(np.load(tmp_path / "served.npy"), expected, rtol=1e-5, atol=1e-6)
+
+    saved_model_cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    npz = tmp_path / "inputs.npz"
+    subprocess.run(
+        [saved_model_cli, "run", "--dir", os.path.join(run_dir, "saved_model"), "--tag_set", "serve",
+         "--signature_def", "serving_default", "--outdir", str(tmp_path / "cli"),
+         "--inputs", ";".join(f"{name}={npz}[{name}]" for name in inputs)],
+        check=True, capture_output=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    np.testing.assert_allclose(np.load(tmp_path / "cli" / "regression.npy"), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_export_command_writes_a_tflite_model_with_the_keras_predictions(finished_run, tmp_path):
