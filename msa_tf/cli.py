@@ -97,7 +97,8 @@ def train(args):
     from msa_tf.training import config, runner
 
     experiment = config.load_config(args.config, args.set)
-    runner.train(experiment, overwrite=args.overwrite)
+    # A progress bar redrawn at every step floods a log file or a pipe: one line per epoch there.
+    runner.train(experiment, overwrite=args.overwrite, verbose="auto" if sys.stdout.isatty() else 2)
     return 0
 
 

@@ -60,6 +60,21 @@ def test_a_failure_during_a_run_exits_1_with_the_cause(monkeypatch, tmp_path, ca
         "msa-tf train: failed: training stopped: the loss became nan in epoch 2, batch 3")
 
 
+def test_train_prints_one_line_per_epoch_when_stdout_is_not_a_terminal(monkeypatch, tmp_path):
+    from msa_tf.training import runner
+
+    received = {}
+    monkeypatch.setattr(runner, "train", lambda config, **kwargs: received.update(kwargs))
+    config = tmp_path / "run.yaml"
+    config.write_text("model: {name: msa}\n")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    assert cli.main(["train", str(config)]) == 0
+    assert received["verbose"] == 2
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert cli.main(["train", str(config)]) == 0
+    assert received["verbose"] == "auto"
+
+
 def test_generate_multimodal_writes_shards_that_read_back(tmp_path, capsys):
     from generators import read_shards
 
