@@ -21,3 +21,22 @@ def _doctest_names(doctest_namespace):
         doctest_namespace[name] = getattr(generators, name)
     for name in msa_tf.layers.__all__:
         doctest_namespace[name] = getattr(msa_tf.layers, name)
+
+
+# Test files with the longest tests (a minute or more each): run first, so that the two
+# workers of `make test` end together instead of one waiting on a long test at the end.
+LONG_FIRST = (
+    "tests/models/msa/test_zoo.py",
+    "tests/training/test_runner.py",
+    "tests/models/msa/test_mult.py",
+    "tests/test_notebooks.py",
+    "tests/test_examples.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return LONG_FIRST.index(path) if path in LONG_FIRST else len(LONG_FIRST)
+
+    items.sort(key=rank)  # stable: each file keeps its order and stays in one piece
