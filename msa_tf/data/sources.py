@@ -35,6 +35,7 @@ Example:
  'video_dim': 3, 'text_vocab_size': None}
 """
 
+import abc
 import dataclasses
 import functools
 import inspect
@@ -134,7 +135,7 @@ def _check_path(path, accepted):
     return os.fspath(path)
 
 
-class DataSource:
+class DataSource(abc.ABC):
     """Base: a source of `(inputs, targets)` batches for the splits 'train', 'valid', 'test'.
 
     `inputs` holds `text` (float32 `(batch, L_t, D_t)` features, or int32
@@ -177,25 +178,25 @@ class DataSource:
         return self._batches(split, batch_size, self.fixed_lengths(lengths), shuffle, seed,
                              drop_remainder)
 
+    @abc.abstractmethod
     def max_lengths(self):
         """`{"text": int, "audio": int, "vision": int}`: the longest sequences."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def num_classes(self):
         """Classes of the `classification` target; `None` when there is none."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _dims(self):
         """`{modality: feature size}`, `None` for token-id text."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _text_vocab_size(self):
         """The vocabulary of token-id text; `None` for text features."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
         """`dataset()` with checked arguments and `lengths` a dict per modality."""
-        raise NotImplementedError
 
     def fixed_lengths(self, lengths=None):
         """`{modality: steps}` of `dataset(..., lengths=lengths)`; see `dataset`."""

@@ -260,11 +260,34 @@ def test_register_source_takes_the_init_arguments(monkeypatch):
 
     @register_source("constant")
     class Constant(DataSource):
+        """One example per split whose every feature is `value * scale`."""
+
         def __init__(self, value, *, scale=1.0):
             self.value = value * scale
 
+        def max_lengths(self):
+            return dict.fromkeys(MODALITIES, 1)
+
+        def num_classes(self):
+            return None
+
+        def _dims(self):
+            return dict.fromkeys(MODALITIES, 1)
+
+        def _text_vocab_size(self):
+            return None
+
+        def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
+            inputs = {m: tf.fill((1, lengths[m], 1), self.value) for m in MODALITIES}
+            inputs.update({f"{m}_mask": tf.ones((1, lengths[m]), tf.bool) for m in MODALITIES})
+            return tf.data.Dataset.from_tensors((inputs, {"regression": [[self.value]]}))
+
     assert source_arguments("constant") == ("value", "scale")
-    assert get_source("constant", value=2, scale=3.0).value == 6.0
+    constant = get_source("constant", value=2, scale=3.0)
+    inputs, _ = next(iter(constant.dataset("test", batch_size=1, lengths=2)))
+    assert inputs["audio"].shape == (1, 2, 1) and float(inputs["audio"][0, 0, 0]) == 6.0
+    with pytest.raises(TypeError, match="abstract"):
+        type("Incomplete", (DataSource,), {})()
     with pytest.raises(ValueError, match="named 'constant' is registered already"):
         register_source("constant")(type("Other", (DataSource,), {}))
 
