@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The extras to install; a GPU machine can run `make demo EXTRAS=gpu`.
 EXTRAS ?= cpu
 
-.PHONY: demo test install clean
+.PHONY: demo test lint notebooks install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,18 @@ demo: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/msa-tf train configs/quickstart.yaml --overwrite
 
 # Two workers: XLA compiles and graph tracing are mostly single-threaded. `worksteal` keeps
-# both busy to the end (the suite has a few long tests).
+# both busy to the end (the suite has a few long tests). Prints the 15 slowest tests.
 test: $(VENV)/.installed-$(EXTRAS),test
 	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=15
+
+# Lint and import order (ruff, configured in pyproject.toml); .ci/run calls it before the tests.
+lint: $(VENV)/.installed-$(EXTRAS),test
+	$(BIN)/ruff check .
+
+# Re-executes the notebooks at their full settings and stores them with their outputs and
+# plots, so that a reader sees the results on the repository page (a few minutes each).
+notebooks: $(VENV)/.installed-$(EXTRAS),test
+	$(BIN)/python notebooks/execute.py notebooks/*.ipynb
 
 clean:
 	rm -rf $(VENV) build *.egg-info

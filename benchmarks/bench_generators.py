@@ -17,7 +17,6 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -101,8 +100,10 @@ def main():
     loop = numpy_loop_rate(generator, args.loop_samples)
     print(f"MOSEI-aligned preset, {floats} floats per sample, batch {BATCH}, {os.cpu_count()} cores")
     print(f"generator:                 {rate:9.0f} samples/s")
-    print(f"stateless_normal fill:     {limit:9.0f} samples/s   generator/fill = {rate / limit:.2f}  (target >= 0.5)")
-    print(f"per-sample NumPy loop:     {loop:9.0f} samples/s   generator/loop = {rate / loop:.1f}  (target >= 20)")
+    print(f"stateless_normal fill:     {limit:9.0f} samples/s   "
+          f"generator/fill = {rate / limit:.2f}  (target >= 0.5)")
+    print(f"per-sample NumPy loop:     {loop:9.0f} samples/s   "
+          f"generator/loop = {rate / loop:.1f}  (target >= 20)")
     if args.memory_samples:
         peak, seconds = shard_writing_peak_mb(args.memory_samples)
         print(f"writing {args.memory_samples} samples to 8 shards: peak RSS {peak:.0f} MB "

@@ -36,7 +36,7 @@ def build_model(length, width, num_heads):
         x = LearnablePositionalEmbedding(length)(keras.layers.Dense(width)(inputs[name]))
         encoded.append(TransformerBlock(width, num_heads)(x, mask=inputs[f"{name}_mask"]))
         masks.append(inputs[f"{name}_mask"])
-    fused = CrossModalFusion(width, num_heads, n_layers=2)(*encoded, *masks)
+    fused = CrossModalFusion(width, num_heads, num_layers=2)(*encoded, *masks)
     pooled = AdaptiveFusionHead("attention")(list(fused), mask=masks)
     return keras.Model(inputs, keras.layers.Dense(1, dtype="float32")(pooled))
 

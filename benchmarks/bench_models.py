@@ -38,6 +38,7 @@ them for every model (or only MODEL) whose constructor has that argument.
 import argparse
 import ast
 import atexit
+import contextlib
 import glob
 import inspect
 import json
@@ -238,7 +239,7 @@ def model_kwargs(name, args):
     # The registry keeps the classes; `get` would build a model just to read its signature.
     accepted = inspect.signature(models.model_class(name).__init__).parameters
     wanted = dict(seq_len=args.length, text_dim=DIMS["text"], audio_dim=DIMS["audio"],
-                  video_dim=DIMS["vision"], vision_dim=DIMS["vision"])
+                  vision_dim=DIMS["vision"])
     wanted.update(MODEL_DEFAULTS.get(name, {}))
     explicit = {key: getattr(args, key) for key in ("model_dim", "num_heads", "ff_dim")
                 if getattr(args, key) is not None}
@@ -254,10 +255,8 @@ def parse_set(item):
     target, _, key = name.rpartition(":")
     if not sep or not key.isidentifier():
         raise argparse.ArgumentTypeError(f"--set takes [MODEL:]KEY=VALUE; received {item!r}")
-    try:
+    with contextlib.suppress(ValueError, SyntaxError):  # a bare string such as same or attention
         value = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        pass  # a bare string such as same or attention
     return target or None, key, value
 
 
@@ -303,7 +302,7 @@ def main():
                         help="for models with an `ff_dim` argument (msa_seqlevel default 128)")
     parser.add_argument("--set", action="append", default=[], type=parse_set,
                         metavar="[MODEL:]KEY=VALUE",
-                        help="any other constructor argument, e.g. --set mult:d_model=40")
+                        help="any other constructor argument, e.g. --set mult:model_dim=40")
     parser.add_argument("--data", choices=("cached", "generator"), default="cached")
     parser.add_argument("--flops-from", choices=("executable", "compiler-ir"), default="executable")
     parser.add_argument("--matmul-size", type=int, default=2048)

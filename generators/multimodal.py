@@ -49,6 +49,17 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from generators.padding import fit_lengths
+from generators.validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_unit,
+    invalid,
+    per_key,
+)
+
 MODALITIES = ("text", "audio", "vision")
 SPLITS = {"train": 0, "valid": 1, "test": 2}
 INTERACTIONS = ("redundant", "unique", "synergy")
@@ -58,6 +69,15 @@ PADDING_SIDES = ("right", "left")
 TEXT_KINDS = ("features", "tokens")
 TARGET_SCALE = 1.5
 NUM_LATENTS = 4  # z shared, z_text, z_audio, z_vision
+# Upper bounds: one modality of one example draws at most MAX_NUMBERS random numbers, a
+# batch at most MAX_BATCH_NUMBERS; token ids are drawn through float32, exact up to 2**24;
+# example indices stay in int64.
+MAX_NUMBERS = 2**26
+MAX_BATCH_NUMBERS = 2**31
+MAX_VOCAB_SIZE = 2**24
+MAX_NUM_SAMPLES = 2**62
+MAX_NOISE_LEVEL = 10**6
+INT32_MAX = 2**31 - 1
 
 # Shapes of the public feature files (MMSA releases): max lengths and feature sizes.
 PRESETS = {
@@ -78,39 +98,6 @@ PRESETS = {
 }
 
 
-def _invalid(name, value, accepted):
-    return ValueError(f"`{name}` must be {accepted}; received {name}={value!r}")
-
-
-def _per_modality(name, value, check):
-    """`value` (one value, or a dict naming every modality) as a checked dict."""
-    if isinstance(value, dict):
-        unknown = sorted(set(value) - set(MODALITIES))
-        if unknown or set(value) != set(MODALITIES):
-            raise _invalid(name, value, f"one value or a dict with exactly the keys {MODALITIES}")
-        values = dict(value)
-    else:
-        values = {m: value for m in MODALITIES}
-    for modality, item in values.items():
-        check(f"{name}[{modality!r}]", item)
-    return values
-
-
-def _check_int(name, value, low=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise _invalid(name, value, f"an integer >= {low}")
-
-
-def _check_unit(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise _invalid(name, value, "a number in [0, 1]")
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise _invalid(name, value, f"one of {', '.join(repr(c) for c in choices)}")
-
-
 @dataclasses.dataclass(frozen=True)
 class MultimodalConfig:
     """Everything that defines a synthetic multimodal data set.
@@ -128,13 +115,18 @@ class MultimodalConfig:
         padding: `"right"` or `"left"`.
         correlation_strength: `c` in [0, 1], one value or a dict per modality.
         smoothing: moving-window length of the noise in steps (1 = white noise).
-        noise_level: scale of the noise.
+        noise_level: scale of the noise, in [0, 10**6].
         num_classes: 2, 3 or 7 classes for `classification`.
         missing_rate: probability in [0, 1] that a modality (or a step) is missing.
         missing: `"modality"` (whole modalities go) or `"steps"` (single steps go).
         interaction: `"redundant"`, `"unique"` or `"synergy"`.
         unique_modality: the modality that carries the target for `"unique"`.
         synergy_modalities: the two modalities whose product is the target.
+
+    A bad field raises `ValueError` naming it (NaN and infinity are never accepted).
+    Sizes are bounded: a modality of one example draws at most `MAX_NUMBERS` random
+    numbers (`max_length` times its feature size plus one, or times 4 for token text),
+    and `vocab_size` is at most 2**24.
     """
 
     num_samples: int = 1000
@@ -160,14 +152,16 @@ class MultimodalConfig:
 
     def __post_init__(self):
         if self.num_samples is not None:
-            _check_int("num_samples", self.num_samples)
-        _check_int("seed", self.seed, low=0)
-        _check_choice("text", self.text, TEXT_KINDS)
-        for name in ("text_dim", "audio_dim", "vision_dim", "smoothing"):
-            _check_int(name, getattr(self, name))
-        _check_int("vocab_size", self.vocab_size, low=16)
-        max_length = _per_modality("max_length", self.max_length, _check_int)
-        min_length = _per_modality("min_length", self.min_length, _check_int)
+            check_int("num_samples", self.num_samples, high=MAX_NUM_SAMPLES)
+        check_int("seed", self.seed, low=0, high=2**64 - 1)
+        check_choice("text", self.text, TEXT_KINDS)
+        for name in ("text_dim", "audio_dim", "vision_dim"):
+            check_int(name, getattr(self, name), high=MAX_NUMBERS - 1)
+        check_int("vocab_size", self.vocab_size, low=16, high=MAX_VOCAB_SIZE)
+        check_int("smoothing", self.smoothing, high=INT32_MAX)
+        check_bool("aligned", self.aligned)
+        min_length = per_key("min_length", self.min_length, MODALITIES, check_int)
+        max_length = self.check_lengths("max_length", self.max_length)
         for m in MODALITIES:
             if min_length[m] > max_length[m]:
                 raise ValueError(
@@ -175,19 +169,35 @@ class MultimodalConfig:
                     f"min_length={min_length[m]} > max_length={max_length[m]} for {m}"
                 )
         if self.aligned and len({max_length[m] for m in MODALITIES}) > 1:
-            raise _invalid("max_length", self.max_length, "one length for aligned=True")
-        _check_choice("padding", self.padding, PADDING_SIDES)
-        _per_modality("correlation_strength", self.correlation_strength, _check_unit)
-        if not isinstance(self.noise_level, (int, float)) or self.noise_level < 0:
-            raise _invalid("noise_level", self.noise_level, "a number >= 0")
-        _check_choice("num_classes", self.num_classes, NUM_CLASSES)
-        _check_unit("missing_rate", self.missing_rate)
-        _check_choice("missing", self.missing, MISSING_KINDS)
-        _check_choice("interaction", self.interaction, INTERACTIONS)
-        _check_choice("unique_modality", self.unique_modality, MODALITIES)
-        pair = tuple(self.synergy_modalities)
-        if len(pair) != 2 or len(set(pair)) != 2 or not set(pair) <= set(MODALITIES):
-            raise _invalid("synergy_modalities", self.synergy_modalities, "two different modalities")
+            raise invalid("max_length", self.max_length, "one length for aligned=True")
+        check_choice("padding", self.padding, PADDING_SIDES)
+        per_key("correlation_strength", self.correlation_strength, MODALITIES, check_unit)
+        check_number("noise_level", self.noise_level, low=0, high=MAX_NOISE_LEVEL)
+        check_choice("num_classes", self.num_classes, NUM_CLASSES)
+        check_unit("missing_rate", self.missing_rate)
+        check_choice("missing", self.missing, MISSING_KINDS)
+        check_choice("interaction", self.interaction, INTERACTIONS)
+        check_choice("unique_modality", self.unique_modality, MODALITIES)
+        pair = self.synergy_modalities
+        if (not isinstance(pair, (tuple, list)) or len(pair) != 2
+                or not all(isinstance(m, str) and m in MODALITIES for m in pair) or pair[0] == pair[1]):
+            raise invalid("synergy_modalities", pair, f"two different modalities of {MODALITIES}")
+        object.__setattr__(self, "synergy_modalities", tuple(pair))  # a list read from JSON
+
+    def check_lengths(self, name, value):
+        """`value` (one number of steps, or a dict per modality) as a checked dict.
+
+        A modality's steps are at most what `MAX_NUMBERS` random numbers per example allow.
+        """
+        lengths = per_key(name, value, MODALITIES, check_int)
+        for m, steps in lengths.items():
+            tokens = m == "text" and self.text == "tokens"
+            high = MAX_NUMBERS // ((3 if tokens else self.dims()[m]) + 1)
+            size = "token text" if tokens else f"{m}_dim={self.dims()[m]}"
+            check_int(f"{name}[{m!r}]", steps, high=high, accepted=(
+                f"an integer in [1, {high}] (with {size}: at most {MAX_NUMBERS} random numbers "
+                "per modality and example)"))
+        return lengths
 
     @classmethod
     def from_preset(cls, preset, **overrides):
@@ -195,18 +205,18 @@ class MultimodalConfig:
 
         Presets: `mosi`, `mosi_unaligned`, `mosei`, `mosei_unaligned`, `sims`.
         """
-        _check_choice("preset", preset, tuple(PRESETS))
+        check_choice("preset", preset, tuple(PRESETS))
         values = dict(PRESETS[preset])
         values.update(overrides)
         if "min_length" not in overrides:
-            max_length = _per_modality("max_length", values["max_length"], _check_int)
+            max_length = per_key("max_length", values["max_length"], MODALITIES, check_int)
             values["min_length"] = {m: max(1, n // 5) for m, n in max_length.items()}
         return cls(**values)
 
     def lengths(self):
         """`{modality: (min_length, max_length)}` after alignment."""
-        low = _per_modality("min_length", self.min_length, _check_int)
-        high = _per_modality("max_length", self.max_length, _check_int)
+        low = per_key("min_length", self.min_length, MODALITIES, check_int)
+        high = per_key("max_length", self.max_length, MODALITIES, check_int)
         if self.aligned:
             return {m: (low["text"], high["text"]) for m in MODALITIES}
         return {m: (low[m], high[m]) for m in MODALITIES}
@@ -215,7 +225,7 @@ class MultimodalConfig:
         return {"text": self.text_dim, "audio": self.audio_dim, "vision": self.vision_dim}
 
     def strengths(self):
-        return _per_modality("correlation_strength", self.correlation_strength, _check_unit)
+        return per_key("correlation_strength", self.correlation_strength, MODALITIES, check_unit)
 
     def to_dict(self):
         values = dataclasses.asdict(self)
@@ -279,8 +289,10 @@ class MultimodalGenerator:
     """
 
     def __init__(self, config=None, *, preset=None, **fields):
-        if config is not None and (preset or fields):
+        if config is not None and (preset is not None or fields):
             raise ValueError("Give a `config`, or a `preset` and/or fields, not both")
+        if config is not None and not isinstance(config, MultimodalConfig):
+            raise invalid("config", config, "a MultimodalConfig")
         if config is None:
             config = (
                 MultimodalConfig.from_preset(preset, **fields)
@@ -302,9 +314,7 @@ class MultimodalGenerator:
         return raw / tf.norm(raw)
 
     def _keys(self, split):
-        if split not in SPLITS:
-            raise _invalid("split", split, f"one of {', '.join(repr(s) for s in SPLITS)}")
-        index = SPLITS[split]
+        index = SPLITS[check_choice("split", split, tuple(SPLITS))]
         return tuple(
             tf.constant([_mix64(self.config.seed, index, stream)], tf.uint64) for stream in (0, 1)
         )
@@ -315,7 +325,21 @@ class MultimodalGenerator:
         Returns `(inputs, targets)` dicts of tensors with a leading batch axis.
         """
         normal_key, uniform_key = self._keys(split)
+        check_int("start", start, low=0, high=MAX_NUM_SAMPLES)
+        self._check_batch("count", count)
         return self._generate(normal_key, uniform_key, start, count)
+
+    def _check_batch(self, name, value, available=None):
+        """`value` if a batch of `value` examples (at most `available`) draws at most
+        `MAX_BATCH_NUMBERS` random numbers."""
+        check_int(name, value, high=MAX_NUM_SAMPLES)
+        numbers = self.layout.normal_width + self.layout.uniform_width
+        rows = value if available is None else min(value, available)
+        if rows * numbers > MAX_BATCH_NUMBERS:
+            raise invalid(name, value, f"at most {MAX_BATCH_NUMBERS // numbers} for this config (a "
+                                       f"batch draws at most {MAX_BATCH_NUMBERS} random numbers, an "
+                                       f"example {numbers})")
+        return value
 
     def _draw(self, op, key, start, count, width):
         counter = tf.stack([tf.cast(start, tf.uint64) * (width // 4), tf.constant(0, tf.uint64)])
@@ -339,7 +363,7 @@ class MultimodalGenerator:
         masks = self._masks(uniform)
         strengths = config.strengths()
         inputs = {}
-        for index, m in enumerate(MODALITIES):
+        for m in MODALITIES:
             if m in layout.float_modalities:
                 values = self._features(m, normal[m], signals[m], strengths[m])
             else:
@@ -398,7 +422,8 @@ class MultimodalGenerator:
         if config.smoothing > 1:
             window = config.smoothing
             total = tf.cumsum(noise, axis=1)
-            shifted = tf.pad(total, [[0, 0], [window, 0], [0, 0]])[:, :length]
+            # A window as long as the sequence or longer sums every step before.
+            shifted = tf.pad(total, [[0, 0], [min(window, length), 0], [0, 0]])[:, :length]
             noise = (total - shifted) * (1.0 / math.sqrt(window))
         noise_scale = math.sqrt(1.0 - strength**2) * config.noise_level
         direction = self._directions[modality][None, None, :]
@@ -433,11 +458,13 @@ class MultimodalGenerator:
         one vectorised draw; the last one may be smaller unless `drop_remainder`,
         which also makes the batch dimension static.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise _invalid("batch_size", batch_size, "a positive integer")
-        stop = self.config.num_samples if stop is None else stop
         normal_key, uniform_key = self._keys(split)
-        end = stop if stop is not None else 2**62
+        check_int("start", start, low=0, high=MAX_NUM_SAMPLES)
+        stop = self.config.num_samples if stop is None else check_int(
+            "stop", stop, low=start, high=MAX_NUM_SAMPLES)
+        end = stop if stop is not None else MAX_NUM_SAMPLES
+        self._check_batch("batch_size", batch_size, end - start)
+        check_bool("drop_remainder", drop_remainder)
         if drop_remainder:
             end = start + (end - start) // batch_size * batch_size
 
@@ -461,7 +488,7 @@ class MultimodalGenerator:
             repeat: cycle through the split forever.
         """
         data = self.fit_lengths(self.batches(split, batch_size, drop_remainder=drop_remainder), pad_to)
-        if repeat:
+        if check_bool("repeat", repeat):
             data = data.repeat()
         return data.prefetch(tf.data.AUTOTUNE)
 
@@ -473,23 +500,11 @@ class MultimodalGenerator:
         int, or a dict per modality): zeros are added, or steps removed, at the
         padded side.
         """
-        lengths = None if pad_to is None else _per_modality("pad_to", pad_to, _check_int)
+        lengths = dict.fromkeys(MODALITIES) if pad_to is None else self.config.check_lengths("pad_to", pad_to)
         left = self.config.padding == "left"
-        max_lengths = {m: high for m, (_, high) in self.layout.lengths.items()}
 
         def fit(inputs, targets):
-            fitted = dict(inputs)
-            for m in MODALITIES:
-                values, mask = inputs[m], inputs[f"{m}_mask"]
-                if lengths is None:
-                    keep = tf.maximum(tf.reduce_max(_real_extent(mask, left)), 1)
-                    values, mask = _cut(values, mask, keep, left)
-                elif lengths[m] < max_lengths[m]:
-                    values, mask = _cut(values, mask, lengths[m], left)
-                elif lengths[m] > max_lengths[m]:
-                    values, mask = _pad(values, mask, lengths[m] - max_lengths[m], left)
-                fitted[m], fitted[f"{m}_mask"] = values, mask
-            return fitted, targets
+            return fit_lengths(inputs, lengths, left), targets
 
         return batches.map(fit, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
@@ -504,6 +519,7 @@ class MultimodalGenerator:
         `missing_fraction` (per modality, examples with no real step), `regression`
         (mean, std, min, max) and `class_counts`.
         """
+        check_int("num_samples", num_samples)
         count = min(num_samples, self.config.num_samples or num_samples)
         inputs, targets = self.generate(split, 0, count)
         target = targets["regression"].numpy()[:, 0]
@@ -548,23 +564,3 @@ def _pearson(x, y):
     if np.std(x) == 0 or np.std(y) == 0:
         return 0.0
     return float(np.corrcoef(x, y)[0, 1])
-
-
-def _real_extent(mask, left):
-    """Per row, how many steps from the unpadded end reach its last real step."""
-    length = tf.shape(mask)[1]
-    steps = tf.range(1, length + 1)
-    distance = (length + 1 - steps) if left else steps
-    return tf.reduce_max(tf.where(mask, distance[None, :], 0), axis=1)
-
-
-def _cut(values, mask, keep, left):
-    if left:
-        return values[:, -keep:], mask[:, -keep:]
-    return values[:, :keep], mask[:, :keep]
-
-
-def _pad(values, mask, extra, left):
-    padding = [extra, 0] if left else [0, extra]
-    value_padding = [[0, 0], padding] + [[0, 0]] * (values.shape.rank - 2)
-    return tf.pad(values, value_padding), tf.pad(mask, [[0, 0], padding])

@@ -25,7 +25,8 @@ import os
 import tensorflow as tf
 from tqdm import tqdm
 
-from generators.multimodal import MODALITIES, MultimodalConfig, MultimodalGenerator
+from generators.multimodal import MODALITIES, SPLITS, MultimodalConfig, MultimodalGenerator
+from generators.validation import check_bool, check_choice, check_int, check_path, invalid
 
 # Autotuned buffers may otherwise grow with the run; writing needs only a few blocks.
 _BOUNDED_MEMORY = tf.data.Options()
@@ -33,6 +34,7 @@ _BOUNDED_MEMORY.autotune.ram_budget = 64 * 2**20
 
 FEATURES = [key for m in MODALITIES for key in (m, f"{m}_mask")] + ["regression", "classification"]
 METADATA = "metadata.json"
+FOLDER = "a folder written by write_shards (msa-tf generate multimodal)"
 
 
 def shard_path(directory, split, index, num_shards):
@@ -69,9 +71,9 @@ def _write_metadata(directory, config, num_shards):
                 if existing["config"].get(key) != metadata["config"].get(key)
             ) or ["num_shards"]
             raise ValueError(
-                f"`out`={directory!r} holds shards of another generator config "
-                f"(differs in {changed}); accepted: an empty directory or one made with "
-                "the same settings"
+                f"`directory` must be a new folder or one written with the same settings; received "
+                f"directory={directory!r}, which holds shards of another generator config "
+                f"(differs in {changed})"
             )
         return
     os.makedirs(directory, exist_ok=True)
@@ -88,13 +90,14 @@ def write_shards(generator, directory, splits=("train", "valid", "test"), num_sh
     generator to the file in blocks of `block_size`.
     """
     config = generator.config
+    directory = check_path("directory", directory, "a folder for the shards")
     if config.num_samples is None:
-        raise ValueError("`num_samples` must be a number to write shards; received None")
-    if isinstance(num_shards, bool) or not isinstance(num_shards, int) or not 1 <= num_shards <= config.num_samples:
-        raise ValueError(
-            f"`num_shards` must be an integer in [1, num_samples={config.num_samples}]; "
-            f"received num_shards={num_shards!r}"
-        )
+        raise invalid("num_samples", None, "a number to write shards")
+    check_int("num_shards", num_shards, high=config.num_samples,
+              accepted=f"an integer in [1, num_samples={config.num_samples}]")
+    check_int("block_size", block_size)
+    for split in splits:
+        check_choice("split", split, tuple(SPLITS))
     _write_metadata(directory, config, num_shards)
     written = skipped = 0
     for split in splits:
@@ -125,22 +128,36 @@ def write_shards(generator, directory, splits=("train", "valid", "test"), num_sh
     return {"written": written, "skipped": skipped}
 
 
+def read_metadata(directory, argument="directory"):
+    """`{"config": MultimodalConfig, "num_shards": int}` of a folder written by `write_shards`.
+
+    A `directory` that is not such a folder raises `ValueError` naming `argument`.
+    """
+    path = check_path(argument, directory, FOLDER, must_be="folder")
+    if not os.path.isfile(os.path.join(path, METADATA)):
+        raise ValueError(f"`{argument}` must be {FOLDER}; received {argument}={path!r}, "
+                         f"which has no {METADATA}")
+    with open(os.path.join(path, METADATA)) as handle:
+        metadata = json.load(handle)
+    return {"config": MultimodalConfig(**metadata["config"]), "num_shards": metadata["num_shards"]}
+
+
 def read_shards(directory, split, batch_size, pad_to=None, drop_remainder=False):
     """The `(inputs, targets)` batches of `split` stored in `directory`.
 
     Takes the arguments of `MultimodalGenerator.dataset` and yields identical tensors.
     """
-    path = os.path.join(directory, METADATA)
-    if not os.path.exists(path):
-        raise ValueError(f"`directory`={directory!r} has no {METADATA}; accepted: a folder written by write_shards")
-    with open(path) as handle:
-        metadata = json.load(handle)
-    generator = MultimodalGenerator(MultimodalConfig(**metadata["config"]))
+    metadata = read_metadata(directory)
+    generator = MultimodalGenerator(metadata["config"])
     num_shards = metadata["num_shards"]
+    check_choice("split", split, tuple(SPLITS))
+    check_int("batch_size", batch_size, accepted="a positive integer")
+    check_bool("drop_remainder", drop_remainder)
     files = [shard_path(directory, split, i, num_shards) for i in range(num_shards)]
-    missing = [f for f in files if not os.path.exists(f)]
+    missing = [os.path.basename(f) for f in files if not os.path.exists(f)]
     if missing:
-        raise ValueError(f"Shards of split {split!r} are missing or incomplete: {missing}")
+        raise ValueError(f"`directory` must hold every shard of split {split!r}; received "
+                         f"directory={os.fspath(directory)!r}, which lacks {missing}")
     signature = _signature(generator)
 
     def parse(record):

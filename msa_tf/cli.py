@@ -18,20 +18,7 @@ import traceback
 
 import msa_tf
 from msa_tf.training.config import ConfigError
-
-
-def _registered_classes():
-    """`{name: class}` for every layer and model registered under package `msa_tf`."""
-    import keras
-
-    import msa_tf.layers  # noqa: F401  (registers the layers)
-
-    prefix = "msa_tf>"
-    return {
-        key[len(prefix) :]: obj
-        for key, obj in sorted(keras.saving.get_custom_objects().items())
-        if key.startswith(prefix) and isinstance(obj, type) and issubclass(obj, keras.layers.Layer)
-    }
+from msa_tf.validation import closest
 
 
 def _summary(obj):
@@ -39,17 +26,35 @@ def _summary(obj):
     return doc.splitlines()[0] if doc else ""
 
 
-def list_models(args):
-    """Prints every registered layer and model with its one-line description."""
+def _registered_layers():
+    """`{name: class}` of the layers registered under package `msa_tf` (models left out)."""
     import keras
 
-    rows = []
-    for name, cls in _registered_classes().items():
-        kind = "model" if issubclass(cls, keras.Model) else "layer"
-        rows.append((name, kind, _summary(cls)))
-    width = max(len(name) for name, _, _ in rows)
-    for name, kind, summary in rows:
-        print(f"{name:<{width}}  {kind:<5}  {summary}")
+    prefix = "msa_tf>"
+    return {
+        key[len(prefix):]: obj
+        for key, obj in sorted(keras.saving.get_custom_objects().items())
+        if key.startswith(prefix) and isinstance(obj, type) and issubclass(obj, keras.layers.Layer)
+        and not issubclass(obj, keras.Model)
+    }
+
+
+def _print_rows(title, rows):
+    width = max(len(name) for name, _ in rows)
+    print(title)
+    for name, summary in rows:
+        print(f"  {name:<{width}}  {summary}")
+
+
+def list_models(args):
+    """Prints the zoo's models (by the name `msa_tf.models.get` takes), then the layers."""
+    from msa_tf import models
+
+    _print_rows("Models (msa_tf.models.get(name, ...), model.name in a config):",
+                [(name, _summary(models.model_class(name))) for name in models.names()])
+    print()
+    _print_rows("Layers (msa_tf.layers):",
+                [(name, _summary(cls)) for name, cls in _registered_layers().items()])
     return 0
 
 
@@ -78,10 +83,8 @@ def generate_multimodal(args):
     known = {field.name for field in dataclasses.fields(MultimodalConfig)}
     unknown = sorted(set(fields) - known)
     if unknown:
-        import difflib
-
-        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        suggestion = closest(unknown[0], sorted(known))
+        hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
         raise UsageError(f"unknown generator setting {unknown[0]!r}{hint}; accepted: {sorted(known)}")
     try:
         generator = MultimodalGenerator(preset=args.preset, **fields)
@@ -177,8 +180,8 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     models = commands.add_parser(
         "models",
-        help="list the registered layers and models",
-        description="List every registered layer and model with a one-line description.",
+        help="list the zoo's models and the layers",
+        description="List the zoo's models and the registered layers, a line each.",
         epilog="Example: msa-tf models",
     )
     models.set_defaults(handler=list_models)
@@ -212,7 +215,8 @@ def build_parser():
     )
     multimodal.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="any generator setting, e.g. correlation_strength=0.3 or max_length={text: 20, audio: 40, vision: 30}",
+        help=("any generator setting, e.g. correlation_strength=0.3 or "
+              "max_length={text: 20, audio: 40, vision: 30}"),
     )
     multimodal.set_defaults(handler=generate_multimodal)
     _add_run_commands(commands)

@@ -3,7 +3,7 @@
 The inputs of a model are described by a JSON-able spec
 `{name: [shape_without_batch, dtype_name]}`, e.g.
 `{"text": [[50, 768], "float32"], "text_mask": [[50], "bool"]}` (fixed lengths).
-`example_inputs(spec)` makes arrays that fit it, `input_spec(inputs)` reads it back.
+`example_inputs(spec)` makes arrays that fit it.
 """
 
 import numbers
@@ -11,11 +11,13 @@ import os
 import tempfile
 import warnings
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from msa_tf.validation import check_positive_int
+
+# The formats a model can be exported in (`msa-tf export --format`).
+FORMATS = ("keras", "saved_model", "tflite")
 
 
 def input_signature(example_inputs, batch_size=None):
@@ -25,18 +27,6 @@ def input_signature(example_inputs, batch_size=None):
                             name=name)
         for name, value in example_inputs.items()
     }
-
-
-def input_spec(inputs):
-    """The JSON-able spec `{name: [shape_without_batch, dtype_name]}` of a dict of arrays.
-
-    Example:
-    >>> input_spec({"text": np.zeros((2, 4, 3), "float32"), "text_mask": np.ones((2, 4), bool)})
-    {'text': [[4, 3], 'float32'], 'text_mask': [[4], 'bool']}
-    """
-    _check_inputs("inputs", inputs)
-    return {name: [list(np.shape(value)[1:]), tf.as_dtype(np.asarray(value).dtype).name]
-            for name, value in inputs.items()}
 
 
 def _check_spec(spec):
@@ -113,15 +103,10 @@ def _check_inputs(argument, inputs):
 
 
 def _write_archive(model, path, example_inputs, batch_size=None):
+    """Keras's own SavedModel export (`model.export`), at the shapes of `example_inputs`."""
     model(example_inputs)  # builds the model with these shapes
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(
-        name="serve",
-        fn=lambda inputs: model(inputs, training=False),
-        input_signature=[input_signature(example_inputs, batch_size)],
-    )
-    archive.write_out(str(path), verbose=False)
+    model.export(os.fspath(path), format="tf_saved_model", verbose=False,
+                 input_signature=[input_signature(example_inputs, batch_size)])
 
 
 def export_saved_model(model, path, example_inputs):
@@ -135,7 +120,7 @@ def export_saved_model(model, path, example_inputs):
     Example:
     >>> import tempfile
     >>> from msa_tf.models import get
-    >>> model = get("msa", seq_len=4, text_dim=3, audio_dim=2, video_dim=2, model_dim=8,
+    >>> model = get("msa", seq_len=4, text_dim=3, audio_dim=2, vision_dim=2, model_dim=8,
     ...             num_heads=2, ff_dim=8)
     >>> inputs = {"text": np.ones((1, 4, 3), "float32"), "audio": np.ones((1, 4, 2), "float32"),
     ...           "vision": np.ones((1, 4, 2), "float32")}
@@ -165,7 +150,7 @@ def export_tflite(model, path, example_inputs):
     """Writes `model`'s inference function as a TFLite flatbuffer at `path`; returns `path`.
 
     Shapes are fixed to those of `example_inputs` (a dict of arrays), batch size
-    included. The model goes through a Keras `ExportArchive` SavedModel in a
+    included. The model goes through a Keras `model.export` SavedModel in a
     temporary folder and `tf.lite.TFLiteConverter.from_saved_model`, which freezes
     the weights into the file. Only TFLite builtin ops are used; if a model needs
     others, the converter is run again allowing `SELECT_TF_OPS` and a `UserWarning`
@@ -175,7 +160,7 @@ def export_tflite(model, path, example_inputs):
     names of the model's dicts; run it with `run_tflite`.
 
     Example:
-    >>> import tempfile
+    >>> import tempfile, keras
     >>> features = keras.Input((4,), name="features")
     >>> model = keras.Model({"features": features}, {"regression": keras.layers.Dense(1)(features)})
     >>> inputs = example_inputs({"features": [[4], "float32"]}, batch_size=2)

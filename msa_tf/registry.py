@@ -1,6 +1,6 @@
-"""A name-to-class registry: the zoo's models and the runner's data sources use one each."""
+"""A name-to-class registry: the zoo's models, the data sources and the tasks use one each."""
 
-from msa_tf.validation import check_choice
+from msa_tf.validation import check_choice, closest
 
 
 class Registry:
@@ -49,3 +49,19 @@ class Registry:
         """The class registered as `name`; `ValueError` naming the closest name otherwise."""
         check_choice(self.argument, name, tuple(self.names()))
         return self._classes[name]
+
+    def check_arguments(self, name, arguments, accepted):
+        """Raises `ValueError` for a key of `arguments` that is not in `accepted`.
+
+        >>> Registry("data source").check_arguments("mmsa", {"paht": "a.pkl"}, ("path", "text"))
+        Traceback (most recent call last):
+        ...
+        ValueError: data source 'mmsa' takes no argument 'paht' (did you mean 'path'?); \
+accepted: path, text
+        """
+        for key in arguments:
+            if key not in accepted:
+                suggestion = closest(key, accepted)
+                hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+                raise ValueError(f"{self.kind} {name!r} takes no argument {key!r}{hint}; "
+                                 f"accepted: {', '.join(accepted)}")

@@ -15,12 +15,15 @@ Example (in a pytest test):
 
 `call_inputs` holds the keyword arguments of `call()`: arrays, lists of arrays, dicts
 of arrays, or `None`. A tensor `x` is padded by the mask `x_mask` beside it (`inputs`
-by `mask`, element by element for lists, and inside a model's input dict).
+by `mask`, element by element for lists, and inside a model's input dict). A mask
+covers the leading axes of its tensor: `(batch, time)` marks steps, `(batch,)` whole
+samples (a vector that is missing from a sample).
 `output_masks` says which mask marks the real steps of each output (a key of
 `call_inputs`, or `None` for outputs without time). `run_model_checks` does the same
 for a model that takes one input dict.
 """
 
+import atexit
 import copy
 import inspect
 import json
@@ -37,18 +40,29 @@ import numpy as np
 MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
 LARGE_MAGNITUDE = 1.0e4
 
-_FRESH_PROCESS_SCRIPT = """
-import importlib, json, sys
+# A separate Python process that imports only the given modules, then loads `.keras`
+# files on request (a JSON line each on stdin; the reply is a line starting with `@@`).
+_LOADER_SCRIPT = """
+import importlib, json, sys, traceback
 import keras, numpy as np
-spec = json.loads(sys.argv[1])
-for module in spec["modules"]:
+for module in json.loads(sys.argv[1]):
     importlib.import_module(module)
-model = keras.saving.load_model(spec["model"])
-data = np.load(spec["inputs"])
-inputs = {key: data[key] for key in spec["keys"]} if spec["named"] else [data[k] for k in spec["keys"]]
-outputs = keras.tree.flatten(model(inputs, training=False))
-np.savez(spec["outputs"], *[keras.ops.convert_to_numpy(o) for o in outputs])
+for line in sys.stdin:
+    spec = json.loads(line)
+    try:
+        model = keras.saving.load_model(spec["model"])
+        data = np.load(spec["inputs"])
+        keys = spec["keys"]
+        inputs = {key: data[key] for key in keys} if spec["named"] else [data[k] for k in keys]
+        outputs = keras.tree.flatten(model(inputs, training=False))
+        np.savez(spec["outputs"], *[keras.ops.convert_to_numpy(o) for o in outputs])
+        reply = {"error": None}
+    except Exception:
+        reply = {"error": traceback.format_exc()}
+    print("@@" + json.dumps(reply), flush=True)
 """
+# One loader process per set of modules, started on first use, ended with this process.
+_LOADERS = {}
 
 
 def _fail(layer_name, message):
@@ -87,6 +101,11 @@ def padded_pairs(structure, path=()):
             yield path + (key,), np.asarray(masks, bool)
 
 
+def _expanded(mask, ndim):
+    """`mask` with trailing axes of size 1 up to `ndim` axes, to broadcast over features."""
+    return mask.reshape(mask.shape + (1,) * (ndim - mask.ndim))
+
+
 def _with_padding_replaced(call_inputs, seed=1):
     """Returns a copy of `call_inputs` with random values at every padded step."""
     rng = np.random.default_rng(seed)
@@ -100,7 +119,7 @@ def _with_padding_replaced(call_inputs, seed=1):
             noise = rng.normal(scale=10.0, size=values.shape)
         else:
             noise = rng.integers(1, 100, size=values.shape)
-        pad = ~mask.reshape(mask.shape + (1,) * (values.ndim - 2))
+        pad = ~_expanded(mask, values.ndim)
         holder[path[-1]] = np.where(pad, noise, values).astype(values.dtype)
     return changed
 
@@ -137,25 +156,56 @@ def check_config_round_trip(layer_cls, init_kwargs):
     json.dumps(config)
 
 
+def _takes_masks(layer):
+    parameters = inspect.signature(layer.call).parameters
+    return any(name == "mask" or name.endswith("_mask") for name in parameters)
+
+
 def check_padding_invariance(layer, call_inputs, output_masks=None):
-    """Random values written into padded steps leave every real output unchanged."""
+    """Random values written into padded steps leave every real output unchanged.
+
+    A layer whose `call` takes no mask, given no mask, passes: nothing is padded.
+    """
     pairs = list(padded_pairs(call_inputs))
+    if not pairs and not _takes_masks(layer):
+        return
     if not any((~mask).any() for _, mask in pairs):
         _fail(layer.name, "call_inputs has no padded step, so padding invariance is untested")
     before = _flat_outputs(layer(**call_inputs, training=False))
     after = _flat_outputs(layer(**_with_padding_replaced(call_inputs), training=False))
-    if isinstance(output_masks, (list, tuple)):
-        masks = list(output_masks)
-    else:
-        masks = [output_masks] * len(before)
+    masks = list(output_masks) if isinstance(output_masks, (list, tuple)) else [output_masks] * len(before)
     for position, (old, new, mask_key) in enumerate(zip(before, after, masks)):
         real = np.ones(old.shape, bool)
         if mask_key is not None:
             mask = np.asarray(call_inputs[mask_key], bool)
-            real = np.broadcast_to(mask.reshape(mask.shape + (1,) * (old.ndim - 2)), old.shape)
+            real = np.broadcast_to(_expanded(mask, old.ndim), old.shape)
         if not np.allclose(old[real], new[real], rtol=1e-5, atol=1e-5):
             worst = float(np.max(np.abs(old[real] - new[real])))
             _fail(layer.name, f"output {position} changed by {worst:g} when padding changed")
+
+
+def check_output_spec(layer, call_inputs):
+    """A symbolic call, as in a functional model, gives the real outputs' shapes and dtypes.
+
+    The symbolic inputs have an unknown batch size. A layer that defines
+    `compute_output_shape` (or `compute_output_spec`) is checked through it.
+    """
+    symbolic = keras.tree.map_structure(
+        lambda a: keras.KerasTensor((None, *np.shape(a)[1:]), dtype=str(np.asarray(a).dtype)),
+        call_inputs,
+    )
+    specs = keras.tree.flatten(layer(**symbolic))
+    outputs = keras.tree.flatten(layer(**call_inputs, training=False))
+    if len(specs) != len(outputs):
+        _fail(layer.name, f"a symbolic call gives {len(specs)} outputs, a real call {len(outputs)}")
+    for position, (spec, output) in enumerate(zip(specs, outputs)):
+        shape, dtype = tuple(output.shape), keras.backend.standardize_dtype(output.dtype)
+        fits = len(spec.shape) == len(shape) and all(
+            s is None or s == d for s, d in zip(spec.shape, shape)
+        )
+        if not fits or spec.dtype != dtype:
+            _fail(layer.name, f"output {position} is {dtype} {shape}, but a symbolic call "
+                              f"gives {spec.dtype} {tuple(spec.shape)}")
 
 
 def check_gradients(layer, call_inputs, seed=0):
@@ -191,10 +241,48 @@ def wrap_in_model(layer, call_inputs):
     return keras.Model(inputs, outputs), [np.asarray(a) for a in flat]
 
 
-def check_keras_round_trip(model, inputs, work_dir, modules=()):
-    """A `.keras` file loaded in a fresh Python process gives identical outputs.
+def _loader(modules):
+    """The loader process of `modules` (a tuple), started if it is not running."""
+    entry = _LOADERS.get(modules)
+    if entry is None or entry[0].poll() is not None:
+        log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (open as long as the loader runs)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        process = subprocess.Popen(
+            [sys.executable, "-c", _LOADER_SCRIPT, json.dumps(list(modules))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, env=env,
+        )
+        entry = _LOADERS[modules] = (process, log)
+    return entry
 
-    `inputs` is what the model is called with: a list of arrays or a dict of arrays.
+
+@atexit.register
+def _stop_loaders():
+    for process, log in _LOADERS.values():
+        process.stdin.close()
+        process.wait(timeout=60)
+        log.close()
+
+
+def _load_elsewhere(spec, modules):
+    """Runs one load request in the loader of `modules`; returns `None` or the error text."""
+    process, log = _loader(tuple(modules))
+    process.stdin.write(json.dumps(spec) + "\n")
+    process.stdin.flush()
+    for line in process.stdout:
+        if line.startswith("@@"):
+            return json.loads(line[2:])["error"]
+    process.wait()
+    log.seek(0)
+    return f"the process ended with code {process.returncode}:\n{log.read()[-3000:]}"
+
+
+def check_keras_round_trip(model, inputs, work_dir, modules=()):
+    """A `.keras` file loaded in another Python process gives identical outputs.
+
+    That process imports only `modules` (to register the classes), so the file loads
+    without anything the test process defined; one such process serves every check
+    with the same `modules`. `inputs` is what the model is called with: a list of
+    arrays or a dict of arrays.
     """
     work_dir = Path(work_dir)
     model_path = work_dir / "model.keras"
@@ -204,23 +292,15 @@ def check_keras_round_trip(model, inputs, work_dir, modules=()):
     arrays = inputs if named else {f"input_{i}": a for i, a in enumerate(inputs)}
     np.savez(work_dir / "inputs.npz", **arrays)
     spec = {
-        "modules": list(modules),
         "model": str(model_path),
         "inputs": str(work_dir / "inputs.npz"),
         "outputs": str(work_dir / "outputs.npz"),
         "named": named,
         "keys": list(arrays),
     }
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    run = subprocess.run(
-        [sys.executable, "-c", _FRESH_PROCESS_SCRIPT, json.dumps(spec)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if run.returncode != 0:
-        _fail(model.name, f"loading the .keras file in a fresh process failed:\n{run.stderr[-3000:]}")
+    error = _load_elsewhere(spec, modules)
+    if error is not None:
+        _fail(model.name, f"loading the .keras file in another process failed:\n{error}")
     loaded = np.load(spec["outputs"])
     for i, want in enumerate(expected):
         got = loaded[f"arr_{i}"]
@@ -340,7 +420,7 @@ def run_layer_checks(
             does not use (auxiliary heads) sets `False`; the fit step still checks
             that every weight moves.
         work_dir: a folder for the `.keras` file; a temporary one by default.
-        modules: modules the fresh process imports to register the classes;
+        modules: modules the loading process imports to register the classes;
             default the module that defines `layer_cls`.
 
     Returns the float32 layer after the checks, built.
@@ -348,6 +428,8 @@ def run_layer_checks(
     check_config_round_trip(layer_cls, init_kwargs)
     layer = layer_cls(**init_kwargs)
     check_padding_invariance(layer, call_inputs, output_masks)
+    if not isinstance(layer, keras.Model):
+        check_output_spec(layer, call_inputs)
     if call_gradients:
         check_gradients(layer, call_inputs)
     check_mixed_precision(layer_cls, init_kwargs, call_inputs, expected_output_dtype, large_inputs)

@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import msa_tf
@@ -17,14 +18,40 @@ def test_version_from_the_installed_script():
     assert run.stdout.strip() == f"msa-tf {msa_tf.__version__}"
 
 
-def test_models_lists_every_registered_layer_with_a_description(capsys):
-    assert cli.main(["models"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    listed = {line.split()[0]: line for line in lines}
-    registered = {name for name in layer_names if name[0].isupper()}
-    assert registered <= set(listed)
-    assert "Text-anchored cross-modal attention" in listed["CrossModalFusion"]
-    assert all(len(line.split()) > 2 for line in lines), "every entry has a description"
+def test_models_lists_the_zoo_then_the_layers_in_a_fresh_process():
+    from msa_tf import models
+
+    run = subprocess.run([str(SCRIPT), "models"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    zoo, layers = run.stdout.split("\n\n")
+    zoo_rows = {line.split()[0]: line for line in zoo.splitlines()[1:]}
+    layer_rows = {line.split()[0]: line for line in layers.splitlines()[1:]}
+    assert zoo.startswith("Models") and layers.startswith("Layers")
+    assert list(zoo_rows) == models.names()
+    assert "MulT" in zoo_rows["mult"] or "multimodal transformer" in zoo_rows["mult"].lower()
+    assert {name for name in layer_names if name[0].isupper()} <= set(layer_rows)
+    assert "Text-anchored cross-modal attention" in layer_rows["CrossModalFusion"]
+    assert all(len(line.split()) > 2 for line in [*zoo_rows.values(), *layer_rows.values()]), \
+        "every entry has a description"
+
+
+def test_import_msa_tf_is_enough_to_load_a_saved_model_in_a_fresh_process(tmp_path):
+    from msa_tf import models
+
+    model = models.get("lmf", model_dim=4, post_fusion_dim=4, rank=2)
+    inputs = {m: np.ones((2, 3, 2), "float32") for m in ("text", "audio", "vision")}
+    expected = model(inputs)["regression"].numpy()
+    model.save(tmp_path / "model.keras")
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    script = (
+        "import keras, numpy as np, msa_tf\n"
+        f"model = keras.saving.load_model({str(tmp_path / 'model.keras')!r})\n"
+        f"inputs = dict(np.load({str(tmp_path / 'inputs.npz')!r}))\n"
+        "print(model(inputs)['regression'].numpy().tolist())\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    np.testing.assert_allclose(eval(run.stdout.strip().splitlines()[-1]), expected, rtol=1e-6)
 
 
 def test_no_command_prints_help_and_exits_2(capsys):
@@ -92,7 +119,8 @@ def test_generate_multimodal_writes_shards_that_read_back(tmp_path, capsys):
 @pytest.mark.parametrize(
     "setting, message",
     [
-        ("corelation_strength=0.3", "unknown generator setting 'corelation_strength' (did you mean 'correlation_strength'?)"),
+        ("corelation_strength=0.3",
+         "unknown generator setting 'corelation_strength' (did you mean 'correlation_strength'?)"),
         ("correlation_strength=2", "`correlation_strength['text']` must be a number in [0, 1]"),
         ("text_dim", "`--set` takes key=value; received 'text_dim'"),
     ],

@@ -111,3 +111,45 @@ def test_catches_outputs_that_change_after_a_keras_round_trip(tmp_path):
     model, arrays = testing.wrap_in_model(UnsavedState(), {"inputs": X})
     with pytest.raises(AssertionError, match=r"differs after the \.keras round trip"):
         testing.check_keras_round_trip(model, arrays, tmp_path, modules=[__name__])
+
+
+class WrongOutputShape(keras.layers.Layer):
+    """Pools over time but declares that it keeps the time axis."""
+
+    def call(self, inputs):
+        return ops.mean(inputs, axis=1)
+
+    def compute_output_shape(self, inputs_shape):
+        return inputs_shape
+
+
+def test_catches_a_wrong_compute_output_shape():
+    with pytest.raises(AssertionError, match=r"output 0 is float32 \(2, 8\), but a symbolic call gives"):
+        testing.check_output_spec(WrongOutputShape(), {"inputs": X})
+
+
+class MeanOfVectors(keras.layers.Layer):
+    """Averages a list of vectors, forgetting which are missing."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        return ops.mean(ops.stack(inputs), axis=0)
+
+
+def test_vectors_are_padded_by_per_sample_masks():
+    present = np.array([True, False])
+    call_inputs = {"inputs": [X[:, 0], X[:, 1]], "mask": [np.ones(2, bool), present]}
+    with pytest.raises(AssertionError, match="changed by .* when padding changed"):
+        testing.check_padding_invariance(MeanOfVectors(), call_inputs)
+
+
+class Doubling(keras.layers.Layer):
+    def call(self, inputs):
+        return inputs * 2.0
+
+
+def test_a_layer_without_masks_needs_no_padding():
+    testing.check_padding_invariance(Doubling(), {"inputs": X})

@@ -1,7 +1,9 @@
 """Real-data readers that yield the project's `(inputs, targets)` `tf.data` elements.
 
-- `load_mmsa` / `read_mmsa`: the MMSA / MulT feature pickles (or `.npz`) of CMU-MOSI,
-  CMU-MOSEI and CH-SIMS, read with a restricted unpickler.
+- `load_mmsa` (`msa_tf.data.mmsa`, the `tf.data` pipeline) / `read_mmsa`
+  (`msa_tf.data.mmsa_features`, parsing and cleaning): the MMSA / MulT feature pickles
+  (or `.npz`) of CMU-MOSI, CMU-MOSEI and CH-SIMS, read with a restricted unpickler
+  (`msa_tf.data.safe_pickle`).
 - `msa_tf.data.tfds_builders`: TFDS builders `cmu_mosi`, `cmu_mosei` and `ch_sims`
   over the same files. Import that module to register them (it imports
   `tensorflow_datasets`, so it is not imported here).
@@ -10,13 +12,9 @@
   `tensorflow_datasets` only when it is used.
 """
 
-from msa_tf.data.mmsa import (
-    MMSAFeatures,
-    RestrictedUnpickler,
-    UnsafePickleError,
-    load_mmsa,
-    read_mmsa,
-)
+from msa_tf.data.mmsa import load_mmsa
+from msa_tf.data.mmsa_features import MMSAFeatures, read_mmsa
+from msa_tf.data.safe_pickle import RestrictedUnpickler, UnsafePickleError
 from msa_tf.data.sources import (
     DataSource,
     get_source,

@@ -5,21 +5,21 @@ An experiment names its data as a source and keyword arguments, e.g.
 makes the `DataSource`. Every source yields the project's `(inputs, targets)` batches
 for the splits `"train"`, `"valid"` and `"test"`, always at fixed, static lengths
 (padded with zeros or cut at the padded end), and says what a model needs to know
-about them: `input_spec`, `model_arguments` (the data arguments of the MSA models),
-`num_classes`, and which sentiment metrics apply (`metrics_dataset`).
+about them: `input_spec`, `model_arguments` (the data arguments of the zoo's models)
+and `num_classes`; `default_task` names the task that its data are for, and `origin`
+(a path, preset or data set name) lets a task infer conventions such as which
+benchmark's metrics apply.
 
-Registered sources:
+Registered sources (all multimodal sentiment data, task `sentiment`):
 
 - `synthetic(preset=None, **MultimodalConfig fields)`: `MultimodalGenerator`.
-- `shards(path, metrics_dataset=None)`: a folder written by `write_shards`
-  (`msa-tf generate multimodal`).
-- `mmsa(path, text="auto", metrics_dataset=None)`: an MMSA feature file (`load_mmsa`).
+- `shards(path)`: a folder written by `write_shards` (`msa-tf generate multimodal`).
+- `mmsa(path, text="auto")`: an MMSA feature file (`load_mmsa`).
 - `tfds(name, data_dir=None, manual_dir=None)`: a TFDS data set such as
   `synthetic_multimodal/tiny` or `cmu_mosi/aligned`; nothing is downloaded.
 
-A new source subclasses `DataSource`, implements `max_lengths`, `num_classes`,
-`_dims`, `_text_vocab_size` and `_batches`, and is registered with
-`@register_source(name)`.
+A new source subclasses `DataSource` (or `MultimodalSource` for text/audio/vision
+data), implements its abstract methods and is registered with `@register_source(name)`.
 
 Example:
 >>> source = get_source("synthetic", num_samples=8, text_dim=6, audio_dim=4,
@@ -28,35 +28,31 @@ Example:
 >>> {k: tuple(v.shape) for k, v in sorted(inputs.items())}  # doctest: +NORMALIZE_WHITESPACE
 {'audio': (4, 3, 4), 'audio_mask': (4, 3), 'text': (4, 5, 6), 'text_mask': (4, 5),
  'vision': (4, 5, 3), 'vision_mask': (4, 5)}
->>> source.input_spec()["text"], source.num_classes(), source.metrics_dataset
-(((5, 6), 'float32'), 7, 'mosi')
+>>> source.input_spec()["text"], source.num_classes(), source.default_task
+(((5, 6), 'float32'), 7, 'sentiment')
 >>> source.model_arguments(lengths={"audio": 3})  # doctest: +NORMALIZE_WHITESPACE
 {'seq_len': {'text': 5, 'audio': 3, 'vision': 5}, 'text_dim': 6, 'audio_dim': 4,
- 'video_dim': 3, 'text_vocab_size': None}
+ 'vision_dim': 3, 'text_vocab_size': None}
 """
 
 import abc
 import dataclasses
 import functools
 import inspect
-import json
 import os
-import re
 
 import tensorflow as tf
 
 from generators.multimodal import MultimodalConfig, MultimodalGenerator
-from generators.shards import METADATA, read_shards
+from generators.padding import fit_lengths
+from generators.shards import read_metadata, read_shards
+from generators.validation import check_path
 from msa_tf.data.mmsa import TEXT_KINDS, _text_kind, check_lengths, load_mmsa, read_mmsa
+from msa_tf.modalities import INPUT_KEYS, MODALITIES, mask_key
 from msa_tf.registry import Registry
-from msa_tf.metrics.sentiment import DATASETS, sentiment_metric_objects, sentiment_metrics
-from msa_tf.validation import check_choice, check_positive_int
+from msa_tf.validation import check_choice, check_positive_int, constructor_arguments
 
-MODALITIES = ("text", "audio", "vision")
-INPUTS = (*MODALITIES, *(f"{m}_mask" for m in MODALITIES))
 SPLITS = ("train", "valid", "test")
-# The Keras metrics shown during `fit` (more would crowd the progress bar).
-FIT_METRICS = ("mae", "corr")
 # BERT's (bert-base-uncased) vocabulary: the least `text_vocab_size` of token-id files.
 BERT_VOCAB_SIZE = 30522
 # The names a TFDS data set may give each split.
@@ -73,7 +69,7 @@ source_class = _SOURCES.get_class  # the class registered as `name`, or `ValueEr
 
 
 def source_arguments(name):
-    """The keyword arguments that source `name` accepts, e.g. `("path", "text", ...)`."""
+    """The keyword arguments that source `name` accepts, e.g. `("path", "text")`."""
     return source_class(name).arguments()
 
 
@@ -85,41 +81,13 @@ def get_source(name, /, **arguments):
     """
     cls = source_class(name)
     accepted = cls.arguments()
-    for key in arguments:
-        try:
-            check_choice("argument", key, accepted)
-        except ValueError as error:
-            raise ValueError(f"data source {name!r}: {error}") from None
-    try:
-        inspect.signature(cls).bind(**arguments)
-    except TypeError as error:
-        raise ValueError(f"data source {name!r}: {error}; it takes {accepted}") from None
+    _SOURCES.check_arguments(name, arguments, accepted)
+    missing = [key for key, default in constructor_arguments(cls).items()
+               if default is inspect.Parameter.empty and key not in arguments]
+    if missing:
+        raise ValueError(f"data source {name!r} needs the argument {missing[0]!r}; "
+                         f"accepted: {', '.join(accepted)}")
     return cls(**arguments)
-
-
-def infer_metrics_dataset(name):
-    """The `sentiment_metrics` data set that a path or data set name points to.
-
-    The last component of `name` that mentions `sims`, `mosei` or `mosi`
-    (case-insensitive) decides; `"mosi"` when none does.
-
-    >>> infer_metrics_dataset("/data/MMSA/MOSEI/Processed/aligned_50.pkl")
-    'mosei'
-    >>> infer_metrics_dataset("ch_sims/unaligned"), infer_metrics_dataset("features.pkl")
-    ('sims', 'mosi')
-    """
-    for part in reversed(re.split(r"[/\\]", os.fspath(name).lower())):
-        for dataset in ("sims", "mosei", "mosi"):
-            if dataset in part:
-                return dataset
-    return "mosi"
-
-
-def _metrics_dataset(value, name):
-    """`value` checked, or inferred from `name` when it is `None`."""
-    if value is None:
-        return infer_metrics_dataset(name)
-    return check_choice("metrics_dataset", value, DATASETS)
 
 
 def _vocab_size(largest_id):
@@ -128,35 +96,22 @@ def _vocab_size(largest_id):
     return max(int(largest_id) + 1, BERT_VOCAB_SIZE)
 
 
-def _check_path(path, accepted):
-    """`path` as a str; `ValueError` naming it when it is no str or `os.PathLike`."""
-    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
-        raise ValueError(f"`path` must be {accepted}; received path={path!r}")
-    return os.fspath(path)
-
-
 class DataSource(abc.ABC):
     """Base: a source of `(inputs, targets)` batches for the splits 'train', 'valid', 'test'.
 
-    `inputs` holds `text` (float32 `(batch, L_t, D_t)` features, or int32
-    `(batch, L_t)` token ids), `audio` float32 `(batch, L_a, D_a)`, `vision` float32
-    `(batch, L_v, D_v)` and their bool masks `text_mask`, `audio_mask`, `vision_mask`
-    `(batch, L)` (`True` = real step); `targets` holds `regression` float32
-    `(batch, 1)` and, where the data has it, `classification` int32 `(batch,)`.
-
     Attributes:
-        metrics_dataset: `"mosi"`, `"mosei"` or `"sims"`: the definitions of
-            `sentiment_metrics` that apply.
+        default_task: the task (`msa_tf.tasks`) that a config without a `task` gets.
+        origin: what the data are (a path, preset or data set name), for tasks that
+            infer conventions from it; `""` when nothing is known.
     """
 
-    metrics_dataset = "mosi"
+    default_task = None
+    origin = ""
 
     @classmethod
     def arguments(cls):
         """The keyword arguments of the source: by default, those of `__init__`."""
-        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
-        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        return tuple(p.name for p in parameters if p.kind in kinds)
+        return tuple(constructor_arguments(cls))
 
     def dataset(self, split, batch_size, *, lengths=None, shuffle=False, seed=0,
                 drop_remainder=False):
@@ -165,10 +120,7 @@ class DataSource(abc.ABC):
         Args:
             split: `"train"`, `"valid"` or `"test"`.
             batch_size: examples per batch.
-            lengths: the fixed steps per modality: `None` for `max_lengths()`, an int
-                for every modality, or a dict such as `{"audio": 100}` (modalities it
-                leaves out keep their longest length). Longer sequences are cut at the
-                padded end, shorter ones padded with zeros (mask `False`).
+            lengths: the fixed lengths of the inputs, as `fixed_lengths` takes them.
             shuffle: shuffle the examples, differently each epoch (see each source).
             seed: the shuffle seed.
             drop_remainder: drop a last, smaller batch (a static batch dimension).
@@ -179,12 +131,47 @@ class DataSource(abc.ABC):
                              drop_remainder)
 
     @abc.abstractmethod
-    def max_lengths(self):
-        """`{"text": int, "audio": int, "vision": int}`: the longest sequences."""
+    def fixed_lengths(self, lengths=None):
+        """The fixed lengths of `dataset(..., lengths=lengths)`, `lengths` checked and
+        completed (`None` = the source's longest); what the runner writes as `pad_to`."""
+
+    @abc.abstractmethod
+    def input_spec(self, lengths=None):
+        """`{input: (shape without batch, dtype name)}` of `dataset(..., lengths=lengths)`."""
+
+    @abc.abstractmethod
+    def model_arguments(self, lengths=None):
+        """The model arguments that these data decide (sizes, lengths, vocabularies)."""
 
     @abc.abstractmethod
     def num_classes(self):
         """Classes of the `classification` target; `None` when there is none."""
+
+    @abc.abstractmethod
+    def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
+        """`dataset()` with checked arguments and `lengths` from `fixed_lengths`."""
+
+
+class MultimodalSource(DataSource):
+    """Base of the multimodal sentiment sources (task `sentiment`).
+
+    `inputs` holds `text` (float32 `(batch, L_t, D_t)` features, or int32
+    `(batch, L_t)` token ids), `audio` float32 `(batch, L_a, D_a)`, `vision` float32
+    `(batch, L_v, D_v)` and their bool masks `text_mask`, `audio_mask`, `vision_mask`
+    `(batch, L)` (`True` = real step); `targets` holds `regression` float32
+    `(batch, 1)` and, where the data has it, `classification` int32 `(batch,)`.
+
+    Lengths are `{modality: steps}`: `dataset(..., lengths=...)` takes `None` for
+    `max_lengths()`, an int for every modality, or a dict such as `{"audio": 100}`
+    (modalities it leaves out keep their longest length). Longer sequences are cut
+    at the padded end, shorter ones padded with zeros (mask `False`).
+    """
+
+    default_task = "sentiment"
+
+    @abc.abstractmethod
+    def max_lengths(self):
+        """`{"text": int, "audio": int, "vision": int}`: the longest sequences."""
 
     @abc.abstractmethod
     def _dims(self):
@@ -194,19 +181,11 @@ class DataSource(abc.ABC):
     def _text_vocab_size(self):
         """The vocabulary of token-id text; `None` for text features."""
 
-    @abc.abstractmethod
-    def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
-        """`dataset()` with checked arguments and `lengths` a dict per modality."""
-
     def fixed_lengths(self, lengths=None):
-        """`{modality: steps}` of `dataset(..., lengths=lengths)`; see `dataset`."""
         return {**self.max_lengths(), **check_lengths(lengths, "lengths")}
 
     def input_spec(self, lengths=None):
-        """`{input: (shape without batch, dtype name)}` of `dataset(..., lengths=lengths)`.
-
-        For example `{"text": ((50, 768), "float32"), "text_mask": ((50,), "bool"), ...}`.
-        """
+        """For example `{"text": ((50, 768), "float32"), "text_mask": ((50,), "bool"), ...}`."""
         lengths, dims = self.fixed_lengths(lengths), self._dims()
         spec = {}
         for m in MODALITIES:
@@ -214,34 +193,26 @@ class DataSource(abc.ABC):
                 spec[m] = ((lengths[m],), "int32")
             else:
                 spec[m] = ((lengths[m], dims[m]), "float32")
-            spec[f"{m}_mask"] = ((lengths[m],), "bool")
+            spec[mask_key(m)] = ((lengths[m],), "bool")
         return spec
 
     def model_arguments(self, lengths=None):
-        """The data arguments of the MSA models (`msa_tf.models.msa`) for these lengths.
+        """The data arguments of the zoo's models for these lengths.
 
         `seq_len` (one int when every modality has the same length, else a dict),
         `text_dim` (only for text features: the models ignore it for token ids),
-        `audio_dim`, `video_dim` and `text_vocab_size` (`None` for text features).
+        `audio_dim`, `vision_dim` and `text_vocab_size` (`None` for text features).
         """
         lengths, dims = self.fixed_lengths(lengths), self._dims()
         arguments = {"seq_len": lengths["text"] if len(set(lengths.values())) == 1 else lengths}
         if dims["text"] is not None:
             arguments["text_dim"] = dims["text"]
-        arguments.update(audio_dim=dims["audio"], video_dim=dims["vision"],
+        arguments.update(audio_dim=dims["audio"], vision_dim=dims["vision"],
                          text_vocab_size=self._text_vocab_size())
         return arguments
 
-    def metric_objects(self):
-        """Fresh Keras metrics of the regression output for `fit`: MAE and correlation."""
-        return [m for m in sentiment_metric_objects(self.metrics_dataset) if m.name in FIT_METRICS]
 
-    def metrics(self, y_true, y_pred):
-        """`sentiment_metrics(y_true, y_pred, self.metrics_dataset)`."""
-        return sentiment_metrics(y_true, y_pred, self.metrics_dataset)
-
-
-class _GeneratedSource(DataSource):
+class _GeneratedSource(MultimodalSource):
     """Data made by `self.generator` (a `MultimodalGenerator`)."""
 
     def max_lengths(self):
@@ -265,15 +236,15 @@ class SyntheticSource(_GeneratedSource):
     """Synthetic multimodal sentiment data from `MultimodalGenerator`.
 
     Takes a `preset` name and/or the fields of `MultimodalConfig` (`num_samples`,
-    `interaction`, ...); a bad setting raises `ValueError` naming it. The metrics are
-    those of the preset's data set (`mosei*` -> mosei, `sims` -> sims, else mosi).
+    `interaction`, ...); a bad setting raises `ValueError` naming it. Its `origin` is
+    the preset's name (so `mosei*` presets get MOSEI's metrics).
     `shuffle` is accepted and ignored: examples are independent draws, so their order
     is random already (each epoch sees the same batches in the same order).
     """
 
     def __init__(self, preset=None, **fields):
         self.generator = MultimodalGenerator(preset=preset, **fields)
-        self.metrics_dataset = infer_metrics_dataset(preset or "")
+        self.origin = preset or ""
 
     @classmethod
     def arguments(cls):
@@ -289,23 +260,13 @@ class ShardsSource(_GeneratedSource):
     """The TFRecord shards of a folder written by `write_shards` (`msa-tf generate multimodal`).
 
     Yields the tensors of the `synthetic` source with the generator config stored in
-    the folder's `metadata.json`. `metrics_dataset` `None` is inferred from the
-    folder's path (see `infer_metrics_dataset`). `shuffle` is ignored, as for
-    `synthetic`.
+    the folder's `metadata.json`. Its `origin` is the folder's path. `shuffle` is
+    ignored, as for `synthetic`.
     """
 
-    def __init__(self, path, metrics_dataset=None):
-        accepted = "a folder written by write_shards (msa-tf generate multimodal)"
-        self.path = _check_path(path, accepted)
-        metadata = os.path.join(self.path, METADATA)
-        if not os.path.isfile(metadata):
-            what = f"has no {METADATA}" if os.path.isdir(self.path) else "is not a folder"
-            raise ValueError(
-                f"`path` must be {accepted}; received path={self.path!r}, which {what}")
-        with open(metadata) as handle:
-            config = json.load(handle)["config"]
-        self.generator = MultimodalGenerator(MultimodalConfig(**config))
-        self.metrics_dataset = _metrics_dataset(metrics_dataset, self.path)
+    def __init__(self, path):
+        self.generator = MultimodalGenerator(read_metadata(path, "path")["config"])
+        self.path = self.origin = os.fspath(path)
 
     def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
         return read_shards(self.path, split, batch_size, pad_to=lengths,
@@ -313,27 +274,22 @@ class ShardsSource(_GeneratedSource):
 
 
 @register_source("mmsa")
-class MMSASource(DataSource):
+class MMSASource(MultimodalSource):
     """An MMSA / MulT feature file (`.pkl` or `.npz`) of CMU-MOSI, CMU-MOSEI or CH-SIMS.
 
     The file must exist when the source is made; it is read (`read_mmsa`) on first
     use, once, for every split. `text` is as for `load_mmsa` (`"auto"`, `"features"`,
-    `"bert_ids"`). `metrics_dataset` `None` is inferred from the path (see
-    `infer_metrics_dataset`). The longest lengths are the file's steps per modality.
+    `"bert_ids"`). Its `origin` is the path. The longest lengths are the file's steps
+    per modality.
     For token ids, `text_vocab_size` is the largest id in the file plus one, or BERT's
     30522 if that is larger (the same for every BERT-tokenised file). `shuffle`
     shuffles the examples each epoch.
     """
 
-    def __init__(self, path, text="auto", metrics_dataset=None):
-        accepted = "an MMSA feature file (.pkl or .npz)"
-        self.path = _check_path(path, accepted)
-        if not os.path.isfile(self.path):
-            what = "is a directory" if os.path.isdir(self.path) else "does not exist"
-            raise ValueError(
-                f"`path` must be {accepted}; received path={self.path!r}, which {what}")
+    def __init__(self, path, text="auto"):
+        self.path = check_path("path", path, "an MMSA feature file (.pkl or .npz)", must_be="file")
         self.text = check_choice("text", text, TEXT_KINDS)
-        self.metrics_dataset = _metrics_dataset(metrics_dataset, self.path)
+        self.origin = self.path
 
     @functools.cached_property
     def features(self):
@@ -380,7 +336,7 @@ def _tfds():
 
 
 @register_source("tfds")
-class TFDSSource(DataSource):
+class TFDSSource(MultimodalSource):
     """A TFDS data set whose examples are `{"inputs": ..., "targets": ...}` dicts.
 
     Such as the project's `synthetic_multimodal/<config>`, `cmu_mosi/<config>`,
@@ -392,7 +348,7 @@ class TFDSSource(DataSource):
     them. `num_classes` and, for token ids, `text_vocab_size` (as for `mmsa`) come from
     one pass over the data, made when first asked. `shuffle` shuffles the examples in
     a buffer of 1024 (the project's builders keep their examples in order, so files
-    are read in order). The metrics are inferred from `name`.
+    are read in order). Its `origin` is `name`.
     """
 
     def __init__(self, name, data_dir=None, manual_dir=None):
@@ -410,14 +366,14 @@ class TFDSSource(DataSource):
                 f"'cmu_mosi/aligned'; received name={name!r}: {reason}"
             ) from None
         self._features = self.builder.info.features
-        wanted = {"inputs": list(INPUTS), "targets": ["regression"]}
+        wanted = {"inputs": list(INPUT_KEYS), "targets": ["regression"]}
         for group, keys in wanted.items():
             if group not in self._features or not set(keys) <= set(self._features[group].keys()):
                 raise ValueError(
                     f"`name` must be a TFDS data set whose examples have {wanted}; "
                     f"received name={name!r}, whose features are {self._features}"
                 )
-        self.metrics_dataset = infer_metrics_dataset(name)
+        self.origin = name
 
     def max_lengths(self):
         return {m: self._features["inputs"][m].shape[0] for m in MODALITIES}
@@ -461,7 +417,7 @@ class TFDSSource(DataSource):
 
         def supervised(example):
             inputs, labels = example["inputs"], example["targets"]
-            return {key: inputs[key] for key in INPUTS}, {key: labels[key] for key in targets}
+            return {key: inputs[key] for key in INPUT_KEYS}, {key: labels[key] for key in targets}
 
         return examples.map(supervised, num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -488,13 +444,8 @@ class TFDSSource(DataSource):
             examples = examples.shuffle(TFDS_SHUFFLE_BUFFER, seed=seed,
                                         reshuffle_each_iteration=True)
 
-        def cut(inputs, targets):
-            return {k: v[:lengths[k.removesuffix("_mask")]] for k, v in inputs.items()}, targets
-
-        # Cut each example, then pad every batch to the fixed lengths (zeros, False).
-        input_spec = self.input_spec(lengths)
-        shapes = ({key: shape for key, (shape, _) in input_spec.items()},
-                  {key: spec.shape for key, spec in examples.element_spec[1].items()})
-        batches = examples.map(cut, num_parallel_calls=tf.data.AUTOTUNE).padded_batch(
-            batch_size, padded_shapes=shapes, drop_remainder=drop_remainder)
+        # Every batch padded or cut to the fixed lengths (zeros, False).
+        batches = examples.batch(batch_size, drop_remainder=drop_remainder).map(
+            lambda inputs, targets: (fit_lengths(inputs, lengths), targets),
+            num_parallel_calls=tf.data.AUTOTUNE)
         return batches.prefetch(tf.data.AUTOTUNE)

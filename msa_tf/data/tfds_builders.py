@@ -1,7 +1,7 @@
 """TFDS builders for the MMSA feature files: `cmu_mosi`, `cmu_mosei` and `ch_sims`.
 
 Each builder reads one MMSA feature pickle (or the same content as `.npz`, see
-`msa_tf.data.mmsa`) that the user puts in TFDS's manual directory, with the project's
+`msa_tf.data.mmsa_features`) that the user puts in TFDS's manual directory, with the project's
 reader `read_mmsa` (restricted unpickler, non-finite values set to 0, masks, right
 padding), and writes TFRecord shards. Import this module to register the builders:
 
@@ -35,7 +35,7 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from msa_tf.data.mmsa import read_mmsa
+from msa_tf.data.mmsa_features import UNIMODAL_LABELS, _text_kind, read_mmsa
 from msa_tf.validation import check_choice
 
 # TFDS split name -> the file's split name.
@@ -102,16 +102,7 @@ class MMSAConfig(tfds.core.BuilderConfig):
         check_choice("text", text, TEXT_KINDS)
         path = os.path.expanduser(os.fspath(path))
         train = read_mmsa(path).split("train")
-        if text == "bert_ids" and "text_ids" not in train:
-            raise ValueError(
-                f"`text`='bert_ids' needs a 'text_bert' array, which {path} does not have; "
-                "use text='features'"
-            )
-        if text == "features" and "text" not in train:
-            raise ValueError(
-                f"`text`='features' needs a 'text' array, which {path} does not have; "
-                "use text='bert_ids'"
-            )
+        _text_kind(path, train, text)  # raises when the file lacks that text
         text_shape = train["text_ids" if text == "bert_ids" else "text"].shape
         return cls(
             name=name,
@@ -124,7 +115,7 @@ class MMSAConfig(tfds.core.BuilderConfig):
             vision_length=train["vision"].shape[1],
             vision_dim=train["vision"].shape[2],
             classification="classification" in train,
-            unimodal_labels=all(f"regression_{m}" in train for m in "TAV"),
+            unimodal_labels=all(f"regression_{m}" in train for m in UNIMODAL_LABELS),
             **kwargs,
         )
 
@@ -186,7 +177,7 @@ class MMSABuilder(tfds.core.GeneratorBasedBuilder):
             targets["classification"] = tfds.features.Tensor(shape=(), dtype=np.int32)
         metadata = {"id": tfds.features.Text(), "raw_text": tfds.features.Text()}
         if config.unimodal_labels:
-            for m in "TAV":
+            for m in UNIMODAL_LABELS:
                 metadata[f"regression_{m}"] = tfds.features.Tensor(shape=(1,), dtype=np.float32)
         description, homepage, citation = self._about()
         return self.dataset_info_from_configs(
@@ -205,7 +196,8 @@ class MMSABuilder(tfds.core.GeneratorBasedBuilder):
         config = self.builder_config
         path = os.path.join(os.fspath(dl_manager.manual_dir), config.file_name)
         if not os.path.isfile(path):
-            present = sorted(os.listdir(os.path.dirname(path)))
+            folder = os.path.dirname(path)
+            present = sorted(os.listdir(folder)) if os.path.isdir(folder) else "nothing"
             raise ValueError(
                 f"builder config {config.name!r} of {self.name} reads {config.file_name!r} "
                 f"from manual_dir, which holds {present}; received manual_dir="
@@ -238,7 +230,7 @@ class MMSABuilder(tfds.core.GeneratorBasedBuilder):
                     f"MMSAConfig.for_file({path!r}))"
                 )
         needed = (["classification"] if config.classification else []) + (
-            [f"regression_{m}" for m in "TAV"] if config.unimodal_labels else [])
+            [f"regression_{m}" for m in UNIMODAL_LABELS] if config.unimodal_labels else [])
         missing = [key for key in needed if key not in data]
         if missing:
             raise ValueError(
@@ -249,7 +241,7 @@ class MMSABuilder(tfds.core.GeneratorBasedBuilder):
     def _generate_examples(self, data):
         config = self.builder_config
         text_key = "text_ids" if config.text == "bert_ids" else "text"
-        unimodal = [f"regression_{m}" for m in "TAV"] if config.unimodal_labels else []
+        unimodal = [f"regression_{m}" for m in UNIMODAL_LABELS] if config.unimodal_labels else []
         for index in range(len(data["regression"])):
             inputs = {
                 "text": data[text_key][index],

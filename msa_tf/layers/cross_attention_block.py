@@ -22,6 +22,8 @@ class CrossAttentionBlock(ResidualAttentionBlock):
         norm_first: `True` for pre-norm, `False` for post-norm.
         activation: activation of the feed-forward hidden layer.
         layer_norm_epsilon: epsilon of the layer normalisations.
+        kernel_initializer: initializer of every kernel (attention and feed-forward).
+        bias_initializer: initializer of every bias.
 
     Call arguments:
         query: `(batch, query_time, width)`.

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from msa_tf.layers.initializers import clone_initializer, get_initializer, initializers_config
 from msa_tf.layers.masking import check_mask
 from msa_tf.validation import check_choice
 
@@ -24,6 +25,7 @@ class MaskedPooling(keras.layers.Layer):
 
     Args:
         method: one of `"mean"`, `"max"`, `"attention"`, `"last"`.
+        kernel_initializer: initializer of the attention score's kernel.
 
     Call arguments:
         inputs: `(batch, time, dim)`.
@@ -41,14 +43,21 @@ class MaskedPooling(keras.layers.Layer):
     3.0
     """
 
-    def __init__(self, method="mean", **kwargs):
+    def __init__(self, method="mean", kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         self.method = check_choice("method", method, POOLING_METHODS)
+        self.kernel_initializer = get_initializer("kernel_initializer", kernel_initializer)
         self.supports_masking = True
 
     def build(self, inputs_shape):
         if self.method == "attention":
-            self.score = keras.layers.Dense(1, use_bias=False, dtype="float32", name="score")
+            self.score = keras.layers.Dense(
+                1,
+                use_bias=False,
+                kernel_initializer=clone_initializer(self.kernel_initializer),
+                dtype="float32",
+                name="score",
+            )
             self.score.build(inputs_shape)
             self.softmax = keras.layers.Softmax(axis=1, dtype="float32", name="softmax")
 
@@ -83,5 +92,5 @@ class MaskedPooling(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(method=self.method)
+        config.update(method=self.method, **initializers_config(self, ["kernel_initializer"]))
         return config

@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from msa_tf.layers.initializers import dense_initializers, get_initializer, initializers_config
 from msa_tf.layers.masking import attention_mask, check_mask
 from msa_tf.validation import check_divisible, check_positive_int, check_rate
 
@@ -26,6 +27,8 @@ class MaskedMultiHeadAttention(keras.layers.Layer):
             `num_heads`.
         num_heads: number of attention heads.
         dropout: dropout rate on the attention weights, in [0, 1).
+        kernel_initializer: initializer of the projection kernels.
+        bias_initializer: initializer of the projection biases.
 
     Call arguments:
         query: `(batch, query_time, query_dim)`.
@@ -46,12 +49,15 @@ class MaskedMultiHeadAttention(keras.layers.Layer):
         Vaswani et al., "Attention Is All You Need", NeurIPS 2017.
     """
 
-    def __init__(self, width, num_heads, dropout=0.0, **kwargs):
+    def __init__(self, width, num_heads, dropout=0.0, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         self.width = check_positive_int("width", width)
         self.num_heads = check_positive_int("num_heads", num_heads)
         check_divisible("width", width, "num_heads", num_heads)
         self.dropout = check_rate("dropout", dropout)
+        self.kernel_initializer = get_initializer("kernel_initializer", kernel_initializer)
+        self.bias_initializer = get_initializer("bias_initializer", bias_initializer)
         self.supports_masking = True
 
     def build(self, query_shape, value_shape):
@@ -63,6 +69,7 @@ class MaskedMultiHeadAttention(keras.layers.Layer):
                 "btd,dhk->bthk",
                 output_shape=heads,
                 bias_axes="hk" if use_bias else None,
+                **dense_initializers(self),
                 dtype=self.dtype_policy,
                 name=name,
             )
@@ -78,6 +85,7 @@ class MaskedMultiHeadAttention(keras.layers.Layer):
             "bthk,hkd->btd",
             output_shape=(None, self.width),
             bias_axes="d",
+            **dense_initializers(self),
             dtype=self.dtype_policy,
             name="attention_output",
         )
@@ -121,7 +129,21 @@ class MaskedMultiHeadAttention(keras.layers.Layer):
     def compute_mask(self, query, previous_mask=None):
         return previous_mask
 
+    def compute_output_shape(self, query_shape, value_shape):
+        return (*query_shape[:-1], self.width)
+
+    def compute_output_spec(self, query, value, query_mask=None, value_mask=None, causal=False,
+                            return_attention_scores=False, training=None):
+        outputs = keras.KerasTensor(
+            self.compute_output_shape(query.shape, value.shape), dtype=self.compute_dtype
+        )
+        if not return_attention_scores:
+            return outputs
+        scores_shape = (query.shape[0], self.num_heads, query.shape[1], value.shape[1])
+        return outputs, keras.KerasTensor(scores_shape, dtype="float32")
+
     def get_config(self):
         config = super().get_config()
-        config.update(width=self.width, num_heads=self.num_heads, dropout=self.dropout)
+        config.update(width=self.width, num_heads=self.num_heads, dropout=self.dropout,
+                      **initializers_config(self))
         return config

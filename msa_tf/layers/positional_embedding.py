@@ -1,10 +1,11 @@
-"""Positional embeddings added to a sequence: learnable and sinusoidal."""
+"""Positional embeddings: a learnable table added to a sequence, and sinusoidal encodings."""
 
 import math
 
 import keras
 from keras import ops
 
+from msa_tf.layers.initializers import clone_initializer, get_initializer, initializers_config
 from msa_tf.validation import check_positive_int
 
 
@@ -17,8 +18,8 @@ def _check_length(layer, inputs_shape):
         )
 
 
-class AddedPositions(keras.layers.Layer):
-    """Base of the positional embeddings: adds to the inputs and keeps their mask."""
+class StepwiseLayer(keras.layers.Layer):
+    """Base of the positional embeddings: the output has the input's shape and mask."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -32,7 +33,7 @@ class AddedPositions(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="msa_tf")
-class LearnablePositionalEmbedding(AddedPositions):
+class LearnablePositionalEmbedding(StepwiseLayer):
     """Adds a learned vector per position to a sequence.
 
     The layer holds `max_length` position vectors; a shorter input uses the first
@@ -40,7 +41,7 @@ class LearnablePositionalEmbedding(AddedPositions):
 
     Args:
         max_length: the longest sequence the layer accepts.
-        initializer: initializer of the position vectors.
+        embeddings_initializer: initializer of the position vectors.
 
     Call arguments:
         inputs: `(batch, time, dim)` with `time <= max_length`.
@@ -52,17 +53,19 @@ class LearnablePositionalEmbedding(AddedPositions):
     TensorShape([2, 7, 4])
     """
 
-    def __init__(self, max_length, initializer="glorot_uniform", **kwargs):
+    def __init__(self, max_length, embeddings_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         self.max_length = check_positive_int("max_length", max_length)
-        self.initializer = keras.initializers.serialize(keras.initializers.get(initializer))
+        self.embeddings_initializer = get_initializer(
+            "embeddings_initializer", embeddings_initializer
+        )
 
     def build(self, inputs_shape):
         _check_length(self, inputs_shape)
         self.position_embeddings = self.add_weight(
             name="position_embeddings",
             shape=(self.max_length, inputs_shape[-1]),
-            initializer=keras.initializers.get(self.initializer),
+            initializer=clone_initializer(self.embeddings_initializer),
         )
 
     def call(self, inputs, mask=None):
@@ -73,41 +76,46 @@ class LearnablePositionalEmbedding(AddedPositions):
 
     def get_config(self):
         config = super().get_config()
-        config.update(max_length=self.max_length, initializer=self.initializer)
+        config.update(
+            max_length=self.max_length, **initializers_config(self, ["embeddings_initializer"])
+        )
         return config
 
 
 @keras.saving.register_keras_serializable(package="msa_tf")
-class SinusoidalPositionalEmbedding(AddedPositions):
-    """Adds fixed sine and cosine position encodings to a sequence.
+class SinusoidalPositionalEmbedding(StepwiseLayer):
+    """Fixed sine and cosine position encodings of a sequence, for the caller to add.
 
-    Position `p`, channel pair `i` gets `sin(p / w**(2i/dim))` and
-    `cos(p / w**(2i/dim))` with `w = max_wavelength`, computed in float32 and cast
-    to the compute dtype. Any length works; the mask passes through unchanged.
+    Position `p`, channel pair `i` gets `sin(p / w**(2i/dim))` (first half of the
+    channels) and `cos(p / w**(2i/dim))` (second half) with `w = max_wavelength`,
+    computed in float32 and cast to the compute dtype. Only the shape of the input
+    is read: the output has that shape (the same encoding for every sample), so
+    `inputs + layer(inputs)` adds the positions. Any length works; the mask passes
+    through unchanged.
 
     Args:
         max_wavelength: the longest wavelength of the encoding.
-        scale_inputs: if `True`, inputs are multiplied by `sqrt(dim)` first, as in
-            the original Transformer and MulT.
 
     Call arguments:
         inputs: `(batch, time, dim)` with an even or odd `dim`.
         mask: optional boolean `(batch, time)`; passed on to the next layer.
 
+    Returns the encoding, `(batch, time, dim)`.
+
     Example:
-    >>> layer = SinusoidalPositionalEmbedding()
-    >>> out = layer(np.zeros((1, 3, 4)))
-    >>> [round(float(v), 3) for v in out[0, 1]]
+    >>> x = np.ones((2, 3, 4), "float32")
+    >>> encoding = SinusoidalPositionalEmbedding()(x)
+    >>> [round(float(v), 3) for v in encoding[1, 1]]
     [0.841, 0.01, 0.54, 1.0]
+    >>> x_with_positions = x + encoding
 
     Reference:
         Vaswani et al., "Attention Is All You Need", NeurIPS 2017.
     """
 
-    def __init__(self, max_wavelength=10000, scale_inputs=False, **kwargs):
+    def __init__(self, max_wavelength=10000, **kwargs):
         super().__init__(**kwargs)
         self.max_wavelength = check_positive_int("max_wavelength", max_wavelength)
-        self.scale_inputs = bool(scale_inputs)
 
     def call(self, inputs, mask=None):
         length, dim = ops.shape(inputs)[1], inputs.shape[-1]
@@ -118,11 +126,9 @@ class SinusoidalPositionalEmbedding(AddedPositions):
         )
         angles = positions * frequencies[None, :]
         encoding = ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)[:, :dim]
-        if self.scale_inputs:
-            inputs = inputs * ops.cast(math.sqrt(dim), inputs.dtype)
-        return inputs + ops.cast(encoding, inputs.dtype)[None]
+        return ops.broadcast_to(ops.cast(encoding, self.compute_dtype)[None], ops.shape(inputs))
 
     def get_config(self):
         config = super().get_config()
-        config.update(max_wavelength=self.max_wavelength, scale_inputs=self.scale_inputs)
+        config.update(max_wavelength=self.max_wavelength)
         return config

@@ -2,8 +2,9 @@
 
 import keras
 
+from msa_tf.layers.initializers import dense_initializers, get_initializer, initializers_config
 from msa_tf.layers.multi_head_attention import MaskedMultiHeadAttention
-from msa_tf.validation import check_divisible, check_positive_int, check_rate
+from msa_tf.validation import check_divisible, check_number, check_positive_int, check_rate
 
 # The constructor arguments every attention block takes (and its config holds).
 BLOCK_ARGUMENTS = (
@@ -14,7 +15,46 @@ BLOCK_ARGUMENTS = (
     "norm_first",
     "activation",
     "layer_norm_epsilon",
+    "kernel_initializer",
+    "bias_initializer",
 )
+
+
+def checked_block_arguments(
+    width,
+    num_heads,
+    ff_dim=None,
+    dropout=0.0,
+    norm_first=True,
+    activation="gelu",
+    layer_norm_epsilon=1e-5,
+    kernel_initializer="glorot_uniform",
+    bias_initializer="zeros",
+):
+    """The `BLOCK_ARGUMENTS` as a dict of checked values; raises `ValueError`."""
+    width = check_positive_int("width", width)
+    num_heads = check_positive_int("num_heads", num_heads)
+    check_divisible("width", width, "num_heads", num_heads)
+    return {
+        "width": width,
+        "num_heads": num_heads,
+        "ff_dim": None if ff_dim is None else check_positive_int("ff_dim", ff_dim),
+        "dropout": check_rate("dropout", dropout),
+        "norm_first": bool(norm_first),
+        "activation": keras.activations.serialize(keras.activations.get(activation)),
+        "layer_norm_epsilon": check_number("layer_norm_epsilon", layer_norm_epsilon, low=0,
+                                           low_open=True),
+        "kernel_initializer": get_initializer("kernel_initializer", kernel_initializer),
+        "bias_initializer": get_initializer("bias_initializer", bias_initializer),
+    }
+
+
+def block_config(layer):
+    """The `BLOCK_ARGUMENTS` of `layer` for its `get_config()`."""
+    config = {name: getattr(layer, name) for name in BLOCK_ARGUMENTS}
+    config.update(initializers_config(layer))
+    return config
+
 
 class ResidualAttentionBlock(keras.layers.Layer):
     """Attention and feed-forward sub-layers, each wrapped in a residual connection.
@@ -23,6 +63,7 @@ class ResidualAttentionBlock(keras.layers.Layer):
     `norm_first=True` (pre-norm) each sub-layer sees a normalised input and adds to
     the residual stream; with `norm_first=False` (post-norm, the original
     Transformer) the sum is normalised. Normalisation statistics run in float32.
+    The output has the shape of the first input.
     """
 
     def __init__(
@@ -34,17 +75,17 @@ class ResidualAttentionBlock(keras.layers.Layer):
         norm_first=True,
         activation="gelu",
         layer_norm_epsilon=1e-5,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.width = check_positive_int("width", width)
-        self.num_heads = check_positive_int("num_heads", num_heads)
-        check_divisible("width", width, "num_heads", num_heads)
-        self.ff_dim = None if ff_dim is None else check_positive_int("ff_dim", ff_dim)
-        self.dropout = check_rate("dropout", dropout)
-        self.norm_first = bool(norm_first)
-        self.activation = keras.activations.serialize(keras.activations.get(activation))
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        arguments = checked_block_arguments(
+            width, num_heads, ff_dim, dropout, norm_first, activation, layer_norm_epsilon,
+            kernel_initializer, bias_initializer,
+        )
+        for name, value in arguments.items():
+            setattr(self, name, value)
         self.supports_masking = True
 
     def _check_width(self, name, shape):
@@ -62,7 +103,13 @@ class ResidualAttentionBlock(keras.layers.Layer):
     def _build_sublayers(self, query_shape, value_shape):
         self._check_width(self._query_name, query_shape)
         self.attention = MaskedMultiHeadAttention(
-            self.width, self.num_heads, self.dropout, dtype=self.dtype_policy, name="attention"
+            self.width,
+            self.num_heads,
+            self.dropout,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name="attention",
         )
         self.attention.build(query_shape, value_shape)
         self.attention_norm = self._layer_norm("attention_norm")
@@ -70,11 +117,14 @@ class ResidualAttentionBlock(keras.layers.Layer):
         self.ff_hidden = keras.layers.Dense(
             self.ff_dim or 4 * self.width,
             activation=self.activation,
+            **dense_initializers(self),
             dtype=self.dtype_policy,
             name="ff_hidden",
         )
         self.ff_hidden.build(query_shape)
-        self.ff_output = keras.layers.Dense(self.width, dtype=self.dtype_policy, name="ff_output")
+        self.ff_output = keras.layers.Dense(
+            self.width, **dense_initializers(self), dtype=self.dtype_policy, name="ff_output"
+        )
         self.ff_output.build((*query_shape[:-1], self.ff_dim or 4 * self.width))
         self.ff_norm = self._layer_norm("ff_norm")
         self.ff_norm.build(query_shape)
@@ -94,7 +144,10 @@ class ResidualAttentionBlock(keras.layers.Layer):
     def compute_mask(self, inputs, previous_mask=None):
         return previous_mask
 
+    def compute_output_shape(self, query_shape, *other_shapes):
+        return query_shape
+
     def get_config(self):
         config = super().get_config()
-        config.update({name: getattr(self, name) for name in BLOCK_ARGUMENTS})
+        config.update(block_config(self))
         return config

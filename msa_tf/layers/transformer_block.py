@@ -18,6 +18,8 @@ class TransformerBlock(ResidualAttentionBlock):
         norm_first: `True` for pre-norm, `False` for post-norm.
         activation: activation of the feed-forward hidden layer.
         layer_norm_epsilon: epsilon of the layer normalisations.
+        kernel_initializer: initializer of every kernel (attention and feed-forward).
+        bias_initializer: initializer of every bias.
         causal: if `True`, step `i` attends to steps `<= i` only.
 
     Call arguments:
@@ -50,6 +52,8 @@ class TransformerBlock(ResidualAttentionBlock):
         norm_first=True,
         activation="gelu",
         layer_norm_epsilon=1e-5,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
         causal=False,
         **kwargs,
     ):
@@ -61,6 +65,8 @@ class TransformerBlock(ResidualAttentionBlock):
             norm_first=norm_first,
             activation=activation,
             layer_norm_epsilon=layer_norm_epsilon,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
             **kwargs,
         )
         self.causal = bool(causal)

@@ -23,9 +23,10 @@ and closed above (a score exactly on a boundary belongs to the lower class):
 Everything is computed in float32, as MMSA computes on float32 tensors: a boundary test such
 as `score > 0.1` compares with float32(0.1), so a float32 label of 0.1 falls in (-0.1, 0.1].
 
-`corr` is 0.0, never NaN, when either side is constant (its variance is below 1e-5 of its
-mean square, which also covers float32 rounding). An accuracy or F1 with no sample to count
-(`acc2_non0` when every truth is 0) is 0.0.
+`corr` is undefined, and NaN, when either side is constant (its variance is below 1e-5 of
+its mean square, which also covers float32 rounding): a mean predictor has no correlation,
+not a correlation of 0. Tables show it as a dash and JSON as `null`. An accuracy or F1 with
+no sample to count (`acc2_non0` when every truth is 0) is 0.0.
 
 The Keras metrics keep additive state only (confusion counts, sums), so they stream over
 batches, run under `jit_compile=True` and add up across replicas of a distribution strategy.
@@ -215,8 +216,8 @@ class PearsonCorrelation(keras.metrics.Metric):
     """Pearson correlation between truth and prediction, streamed over batches.
 
     The state is the sums n, Σx, Σy, Σxy, Σx², Σy² (weighted by `sample_weight`). The result
-    is 0.0 when either side is constant (variance below `CONSTANT_TOLERANCE` of its mean
-    square) or no sample was seen, and is clipped to [-1, 1].
+    is NaN (undefined) when either side is constant (variance below `CONSTANT_TOLERANCE`
+    of its mean square) or no sample was seen, and is clipped to [-1, 1].
 
     Args:
         dataset: `"mosi"`, `"mosei"` (scores as they are) or `"sims"` (both sides clipped to
@@ -259,7 +260,7 @@ class PearsonCorrelation(keras.metrics.Metric):
         )
         scale = ops.sqrt(ops.maximum(var_x, 0.0)) * ops.sqrt(ops.maximum(var_y, 0.0))
         corr = ops.divide_no_nan(n * sum_xy - sum_x * sum_y, scale)
-        return ops.where(constant, ops.zeros_like(corr), ops.clip(corr, -1.0, 1.0))
+        return ops.where(constant, ops.full_like(corr, float("nan")), ops.clip(corr, -1.0, 1.0))
 
     def get_config(self):
         config = super().get_config()

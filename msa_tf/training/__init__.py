@@ -1,1 +1,2 @@
-"""Training: dtype policy, distribution strategy, optimizers, schedules, callbacks, plots and the experiment runner."""
+"""Training: dtype policy, distribution strategy, optimizers, schedules, callbacks, plots and
+the experiment runner."""

@@ -1,14 +1,16 @@
 """Experiment configs: a YAML file read into dataclasses, with checked keys and types.
 
-A config has five top-level keys. `model` and `data` name a registered model and data
-source; their other keys are that model's constructor arguments and that source's
-arguments, checked against the registries. `training` and `output` are fixed sets of
-fields (`TrainingConfig`, `OutputConfig`).
+A config has six top-level keys. `model`, `data` and `task` name a registered model,
+data source and task; their other keys are that model's constructor arguments, that
+source's arguments and that task's options, checked against the registries. `task` may
+be left out (or be just a name): the data source's default task is used. `training`
+and `output` are fixed sets of fields (`TrainingConfig`, `OutputConfig`).
 
 ```yaml
 name: quickstart
 model: {name: msa_seqlevel, model_dim: 32, num_heads: 4}
 data: {source: synthetic, preset: mosi, num_samples: 2000, batch_size: 32}
+task: {name: sentiment, loss: l1}
 training: {epochs: 10, learning_rate: 0.001, schedule: cosine}
 output: {dir: runs/quickstart}
 ```
@@ -24,24 +26,20 @@ Example:
 >>> ExperimentConfig.from_dict({"training": {"epoch": 3}})
 Traceback (most recent call last):
 ...
-msa_tf.training.config.ConfigError: unknown key `training.epoch` (did you mean `training.epochs`?); accepted: ...
+msa_tf.training.config.ConfigError: unknown key `training.epoch` (did you mean `training.epochs`?); ...
 """
 
 import dataclasses
-import difflib
-import inspect
+import math
 import os
 import typing
 
 import yaml
 
-from msa_tf.validation import check_choice
-
-OPTIMIZERS = ("adam", "adamw")
-SCHEDULES = ("constant", "cosine", "cosine_restarts", "reduce_on_plateau")
-LOSSES = ("l1", "mse", "huber")
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
-EXPORT_FORMATS = ("keras", "saved_model", "tflite")
+from msa_tf.export import FORMATS
+from msa_tf.training.optimization import OPTIMIZERS, SCHEDULES
+from msa_tf.training.strategy import STRATEGIES
+from msa_tf.validation import check_choice, closest, constructor_arguments
 
 
 class ConfigError(ValueError):
@@ -49,8 +47,8 @@ class ConfigError(ValueError):
 
 
 def _unknown_key(path, key, accepted):
-    close = difflib.get_close_matches(key, sorted(accepted), n=1)
-    hint = f" (did you mean `{_join(path, close[0])}`?)" if close else ""
+    suggestion = closest(key, sorted(accepted))
+    hint = f" (did you mean `{_join(path, suggestion)}`?)" if suggestion else ""
     return ConfigError(f"unknown key `{_join(path, key)}`{hint}; accepted: {', '.join(sorted(accepted))}")
 
 
@@ -75,6 +73,8 @@ def _checked_value(path, value, annotation):
         if option is type(None) and value is None:
             return None
         if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"`{path}` must be a finite number; received {path}={value!r}")
             return float(value)
         if option is int and isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -145,7 +145,7 @@ class ModelConfig(_Section):
         from msa_tf import models
 
         _check_choice(f"{path}.name", self.name, tuple(models.names()))
-        accepted = constructor_arguments(models.model_class(self.name))
+        accepted = set(constructor_arguments(models.model_class(self.name)))
         for key in self.arguments:
             if key not in accepted:
                 raise _unknown_key(path, key, {"name", *accepted})
@@ -168,8 +168,8 @@ class DataConfig(_Section):
     OPEN = True
     source: str = "synthetic"
     batch_size: int = 32
-    eval_batch_size: typing.Optional[int] = None
-    pad_to: typing.Union[int, dict, None] = None
+    eval_batch_size: int | None = None
+    pad_to: int | dict | None = None
     shuffle: bool = True
     arguments: dict = dataclasses.field(default_factory=dict)
 
@@ -187,6 +187,27 @@ class DataConfig(_Section):
 
 
 @dataclasses.dataclass
+class TaskConfig(_Section):
+    """`name`: a registered task (`msa_tf.tasks`), or `None` for the data source's
+    default; other keys: that task's options (e.g. `loss` for `sentiment`)."""
+
+    OPEN = True
+    name: str | None = None
+    arguments: dict = dataclasses.field(default_factory=dict)
+
+    def check(self, path):
+        if self.name is None:  # the source's default task checks them when it is known
+            return
+        from msa_tf import tasks
+
+        _check_choice(f"{path}.name", self.name, tuple(tasks.task_names()))
+        accepted = tasks.task_class(self.name).arguments()
+        for key in self.arguments:
+            if key not in accepted:
+                raise _unknown_key(path, key, {"name", *accepted})
+
+
+@dataclasses.dataclass
 class TrainingConfig(_Section):
     """How `model.fit` runs.
 
@@ -200,9 +221,6 @@ class TrainingConfig(_Section):
             `plateau_patience` epochs without improvement).
         clipnorm: clip each gradient to this norm (`None` = no clipping).
         gradient_accumulation_steps: batches whose gradients add up to one update.
-        loss: regression loss, `l1`, `mse` or `huber`; a classification output adds
-            sparse cross-entropy.
-        loss_weights: `{output: weight}`, e.g. `{regression: 1, classification: 0.5}`.
         precision: `auto` (mixed_float16 on GPU, mixed_bfloat16 on TPU, float32 on
             CPU) or any Keras dtype policy.
         strategy: `auto`, `default`, `mirrored`, `multi_worker` or `tpu`.
@@ -217,27 +235,24 @@ class TrainingConfig(_Section):
     epochs: int = 10
     optimizer: str = "adam"
     learning_rate: float = 1e-3
-    weight_decay: typing.Optional[float] = None
+    weight_decay: float | None = None
     schedule: str = "constant"
     restart_epochs: int = 1
     plateau_patience: int = 2
     min_learning_rate: float = 0.0
-    clipnorm: typing.Optional[float] = None
+    clipnorm: float | None = None
     gradient_accumulation_steps: int = 1
-    loss: str = "l1"
-    loss_weights: typing.Optional[dict] = None
     precision: str = "auto"
     strategy: str = "auto"
     jit_compile: bool = True
     steps_per_execution: int = 1
     seed: int = 0
-    early_stopping_patience: typing.Optional[int] = 5
+    early_stopping_patience: int | None = 5
     monitor: str = "val_loss"
 
     def check(self, path):
         _check_choice(f"{path}.optimizer", self.optimizer, OPTIMIZERS)
         _check_choice(f"{path}.schedule", self.schedule, SCHEDULES)
-        _check_choice(f"{path}.loss", self.loss, LOSSES)
         _check_choice(f"{path}.strategy", self.strategy, STRATEGIES)
         for key in ("epochs", "restart_epochs", "plateau_patience", "gradient_accumulation_steps",
                     "steps_per_execution"):
@@ -259,26 +274,28 @@ class OutputConfig(_Section):
         plots: write PNG plots of the training curves and the test predictions.
     """
 
-    dir: typing.Optional[str] = None
+    dir: str | None = None
     formats: list = dataclasses.field(default_factory=lambda: ["keras", "saved_model"])
     tensorboard: bool = True
     plots: bool = True
 
     def check(self, path):
         for item in self.formats:
-            _check_choice(f"{path}.formats", item, EXPORT_FORMATS)
+            _check_choice(f"{path}.formats", item, FORMATS)
 
 
-SECTIONS = {"model": ModelConfig, "data": DataConfig, "training": TrainingConfig, "output": OutputConfig}
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "task": TaskConfig, "training": TrainingConfig,
+            "output": OutputConfig}
 
 
 @dataclasses.dataclass
 class ExperimentConfig:
-    """A whole experiment: `name`, `model`, `data`, `training` and `output`."""
+    """A whole experiment: `name`, `model`, `data`, `task`, `training` and `output`."""
 
     name: str = "experiment"
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    task: TaskConfig = dataclasses.field(default_factory=TaskConfig)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
 
@@ -291,6 +308,8 @@ class ExperimentConfig:
             if key != "name" and key not in SECTIONS:
                 raise _unknown_key("", key, {"name", *SECTIONS})
         name = _checked_value("name", values.get("name", name), str)
+        if isinstance(values.get("task"), str):  # `task: sentiment` is `task: {name: sentiment}`
+            values = {**values, "task": {"name": values["task"]}}
         sections = {key: section.from_dict(values.get(key), key) for key, section in SECTIONS.items()}
         if sections["output"].dir is None:
             sections["output"].dir = os.path.join("runs", name)
@@ -299,15 +318,6 @@ class ExperimentConfig:
     def to_dict(self):
         """The config as plain values, for `yaml.safe_dump`."""
         return {"name": self.name, **{key: getattr(self, key).to_dict() for key in SECTIONS}}
-
-
-def constructor_arguments(cls):
-    """The names of the keyword arguments that `cls.__init__` takes."""
-    parameters = inspect.signature(cls.__init__).parameters
-    return {
-        name for name, parameter in parameters.items()
-        if name != "self" and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
-    }
 
 
 def apply_overrides(values, assignments):
@@ -327,7 +337,8 @@ def apply_overrides(values, assignments):
         for index, parent in enumerate(parents):
             target = target.setdefault(parent, {})
             if not isinstance(target, dict):
-                raise ConfigError(f"`{'.'.join(parents[: index + 1])}` is not a section; received {assignment!r}")
+                section = ".".join(parents[: index + 1])
+                raise ConfigError(f"`{section}` is not a section; received {assignment!r}")
         try:
             target[leaf] = yaml.safe_load(text)
         except yaml.YAMLError as error:

@@ -1,4 +1,4 @@
-"""The optimizer with its learning-rate schedule, and the losses.
+"""The optimizer with its learning-rate schedule (the losses belong to the tasks).
 
 Keras 3 evaluates a learning-rate schedule at the number of batches seen, not at the number
 of updates: with `gradient_accumulation_steps=k` the optimizer updates once every `k`
@@ -8,20 +8,12 @@ Under `mixed_float16`, a batch that `LossScaleOptimizer` skips for non-finite gr
 not count: the schedule then ends that many batches late.
 """
 
-import math
-import numbers
-
 import keras
 
-from msa_tf.validation import check_choice, check_positive_int
+from msa_tf.validation import check_choice, check_int, check_number, check_positive_int
 
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine", "cosine_restarts", "reduce_on_plateau")
-REGRESSION_LOSSES = {
-    "l1": keras.losses.MeanAbsoluteError,
-    "mse": keras.losses.MeanSquaredError,
-    "huber": keras.losses.Huber,
-}
 ADAMW_WEIGHT_DECAY = 0.01
 
 
@@ -62,18 +54,17 @@ received steps_per_epoch=None
     """
     name = check_choice("optimizer", name, OPTIMIZERS)
     schedule = check_choice("schedule", schedule, SCHEDULES)
-    learning_rate = _check_number("learning_rate", learning_rate, "a number > 0", low=0.0)
+    learning_rate = check_number("learning_rate", learning_rate, low=0, low_open=True)
     if weight_decay is None and name == "adamw":
         weight_decay = ADAMW_WEIGHT_DECAY
     if weight_decay is not None:
-        weight_decay = _check_number("weight_decay", weight_decay, "None or a number >= 0",
-                                     low=0.0, low_open=False)
+        weight_decay = check_number("weight_decay", weight_decay, low=0)
     if clipnorm is not None:
-        clipnorm = _check_number("clipnorm", clipnorm, "None or a number > 0", low=0.0)
+        clipnorm = check_number("clipnorm", clipnorm, low=0, low_open=True)
     accumulation = check_positive_int("gradient_accumulation_steps", gradient_accumulation_steps)
-    min_learning_rate = _check_number(
-        "min_learning_rate", min_learning_rate, f"a number in [0, learning_rate={learning_rate}]",
-        low=0.0, low_open=False, high=learning_rate,
+    min_learning_rate = check_number(
+        "min_learning_rate", min_learning_rate, low=0, high=learning_rate,
+        accepted=f"a number in [0, learning_rate={learning_rate}]",
     )
     counts = {
         "steps_per_epoch": steps_per_epoch, "epochs": epochs, "restart_epochs": restart_epochs,
@@ -116,49 +107,12 @@ def plateau_callback(monitor="val_loss", factor=0.5, patience=2, min_learning_ra
     if not isinstance(monitor, str) or not monitor:
         raise ValueError(f"`monitor` must be a metric name such as 'val_loss'; received "
                          f"monitor={monitor!r}")
-    factor = _check_number("factor", factor, "a number in (0, 1)", low=0.0, high=1.0,
-                           high_open=True)
-    if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 0:
-        raise ValueError(f"`patience` must be an integer >= 0; received patience={patience!r}")
-    min_learning_rate = _check_number("min_learning_rate", min_learning_rate, "a number >= 0",
-                                      low=0.0, low_open=False)
+    factor = check_number("factor", factor, low=0, high=1, low_open=True, high_open=True)
+    patience = check_int("patience", patience, low=0)
+    min_learning_rate = check_number("min_learning_rate", min_learning_rate, low=0)
     return keras.callbacks.ReduceLROnPlateau(
         monitor=monitor, factor=factor, patience=int(patience), min_lr=min_learning_rate, verbose=1
     )
-
-
-def regression_loss(name):
-    """The regression loss `name`: `"l1"` (mean absolute error), `"mse"` or `"huber"`.
-
-    Example:
-    >>> float(regression_loss("l1")(np.array([[0.0], [1.0]]), np.array([[1.0], [3.0]])))
-    1.5
-    """
-    return REGRESSION_LOSSES[check_choice("loss", name, tuple(REGRESSION_LOSSES))]()
-
-
-def classification_loss():
-    """Sparse categorical cross-entropy on logits: targets are class ids.
-
-    Example:
-    >>> round(float(classification_loss()(np.array([1]), np.array([[0.0, 0.0]]))), 4)
-    0.6931
-    """
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-
-def _check_number(name, value, accepted, *, low=None, high=None, low_open=True, high_open=False):
-    """Returns `value` as a float if it is a finite number within the bounds, else raises."""
-    inside = (
-        not isinstance(value, bool)
-        and isinstance(value, numbers.Real)
-        and math.isfinite(value)
-        and (low is None or (value > low if low_open else value >= low))
-        and (high is None or (value < high if high_open else value <= high))
-    )
-    if not inside:
-        raise ValueError(f"`{name}` must be {accepted}; received {name}={value!r}")
-    return float(value)
 
 
 def _require(arguments, names, schedule):

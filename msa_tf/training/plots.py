@@ -13,8 +13,6 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from msa_tf.metrics import sentiment_metrics
-
 PANEL_COLUMNS = 3
 # CSVLogger writes "NA" for a key that an epoch did not log.
 MISSING = ("", "NA")
@@ -93,19 +91,16 @@ def plot_history(history, path):
 
 
 def plot_predictions(y_true, y_pred, path, title=None):
-    """Plots predicted against true scores as a PNG, with the line y = x.
-
-    The title reports Pearson's r and the mean absolute error, computed by
-    `msa_tf.metrics.sentiment_metrics` (so r is 0 when either side is constant).
+    """Plots predicted against true values as a PNG, with the line y = x.
 
     Args:
-        y_true: truth scores, shape `(n,)` or `(n, 1)`, finite.
-        y_pred: predicted scores, the same number of samples, finite.
+        y_true: truth values, shape `(n,)` or `(n, 1)`.
+        y_pred: predicted values, the same number of samples.
         path: the PNG file to write; its folder is created.
-        title: a first title line, e.g. the experiment name.
+        title: the plot's title (a task puts its metrics there).
 
-    Returns the path as a `pathlib.Path`. Raises `ValueError` for empty, misshapen,
-    mismatched or non-finite scores.
+    Returns the path as a `pathlib.Path`. Raises `ValueError` for empty, mismatched
+    or non-finite values.
 
     Example:
     >>> import tempfile, os
@@ -113,10 +108,15 @@ def plot_predictions(y_true, y_pred, path, title=None):
     >>> plot_predictions([-2.0, 0.0, 1.0, 2.5], [-1.5, 0.5, 0.5, 2.0], path).name
     'predictions.png'
     """
-    scores = sentiment_metrics(y_true, y_pred)
     truth = np.asarray(y_true, dtype=float).ravel()
     predictions = np.asarray(y_pred, dtype=float).ravel()
-    summary = f"r = {scores['corr']:.3f}, MAE = {scores['mae']:.3f} ({truth.size} samples)"
+    if truth.size == 0 or truth.shape != predictions.shape:
+        raise ValueError("`y_true` and `y_pred` must hold the same, non-zero number of samples; "
+                         f"received shapes {np.shape(y_true)} and {np.shape(y_pred)}")
+    for name, values in (("y_true", truth), ("y_pred", predictions)):
+        if not np.isfinite(values).all():
+            raise ValueError(f"`{name}` must hold finite numbers; received "
+                             f"{int((~np.isfinite(values)).sum())} NaN or infinite values")
 
     figure = Figure(figsize=(5, 5), layout="constrained")
     axis = figure.subplots()
@@ -126,7 +126,7 @@ def plot_predictions(y_true, y_pred, path, title=None):
     axis.plot([low, high], [low, high], color="black", linewidth=1, label="y = x")
     axis.set(xlabel="truth", ylabel="prediction", aspect="equal")
     axis.legend(loc="upper left")
-    full_title = f"{title}\n{summary}" if title else summary
+    full_title = title or f"{truth.size} samples"
     axis.set_title(full_title)
     return _save(figure, path, full_title)
 

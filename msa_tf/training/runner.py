@@ -1,25 +1,28 @@
 """The experiment runner: a config in, a self-describing run directory out.
 
-`train(config)` builds the data source and the model from their registries, checks
-everything it can before it writes anything (a bad config leaves no run directory
-behind), trains with `model.fit` under the chosen dtype policy and distribution
-strategy, then evaluates the best weights on the test split and writes:
+`train(config)` goes config -> data source -> task -> model -> `model.fit` -> task report
+-> export, and knows no domain: the source (`msa_tf.data.sources`) gives the batches and
+the data-dependent model arguments, the task (`msa_tf.tasks`) the losses, metrics,
+baseline, report and plots, the zoo (`msa_tf.models`) the model. It checks everything it
+can before it writes anything (a bad config leaves no run directory behind), trains under
+the chosen dtype policy and distribution strategy, then evaluates the best weights on the
+test split and writes:
 
     <run>/config.yaml       the resolved config (data-dependent model arguments filled in)
     <run>/signature.json    the model's inputs: {name: [shape without batch, dtype]}
     <run>/history.csv       one row per epoch (CSVLogger)
     <run>/checkpoint.keras  the best model so far (ModelCheckpoint)
     <run>/model.keras       the trained model (best weights)
-    <run>/metrics.json      test metrics of the model and of the mean predictor
+    <run>/metrics.json      test metrics of the model and of the task's baseline
+                            (an undefined metric is null)
     <run>/saved_model/      a SavedModel with a `serving_default` signature (fixed lengths)
-    <run>/history.png, predictions.png
+    <run>/history.png       and the task's plots (sentiment: predictions.png)
     <run>/tensorboard/      TensorBoard logs
 
 Running the same config again resumes an interrupted run from `<run>/backup`.
 """
 
 import dataclasses
-import inspect
 import json
 import math
 import os
@@ -27,10 +30,9 @@ import shutil
 import tempfile
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from msa_tf import export, models
+from msa_tf import export, models, tasks
 from msa_tf.data import sources
 from msa_tf.training import callbacks as run_callbacks_module
 from msa_tf.training import optimization, plots
@@ -38,13 +40,12 @@ from msa_tf.training.config import (
     ConfigError,
     ExperimentConfig,
     apply_overrides,
-    constructor_arguments,
     load_config,
     write_config,
 )
 from msa_tf.training.precision import precision_policy, resolve_precision
 from msa_tf.training.strategy import is_chief, resolve_strategy, uses_replicas
-from msa_tf.validation import check_choice
+from msa_tf.validation import check_choice, constructor_arguments
 
 CONFIG = "config.yaml"
 SIGNATURE = "signature.json"
@@ -69,45 +70,48 @@ def _checked(section, function, *args, **kwargs):
 
 @dataclasses.dataclass
 class Experiment:
-    """A config with its data source, fixed lengths and complete model arguments."""
+    """A config with its data source, task, fixed lengths and complete model arguments."""
 
     config: object
     source: object
-    lengths: dict
+    task: object
+    lengths: object
     input_spec: dict
 
     @classmethod
     def from_config(cls, config):
-        """Builds the source and fills in what the data decide; raises `ConfigError`."""
+        """Builds the source and the task and fills in what the data decide; raises `ConfigError`."""
         data = config.data
         source = _checked("data", sources.get_source, data.source, **data.arguments)
+        task_name = config.task.name or source.default_task
+        if task_name is None:
+            raise ConfigError(f"task.name: data source {data.source!r} has no default task; "
+                              f"name one of {tasks.task_names()}")
+        task = _checked("task", tasks.get_task, task_name, source, **config.task.arguments)
         lengths = _checked("data.pad_to", source.fixed_lengths, data.pad_to)
         spec = {name: [list(shape), dtype] for name, (shape, dtype) in source.input_spec(lengths).items()}
-        model_class = models.model_class(config.model.name)
-        accepted = constructor_arguments(model_class)
-        data_arguments = source.model_arguments(lengths)
-        if _always_classifies(model_class):
-            data_arguments["num_classes"] = source.num_classes()
+        accepted = constructor_arguments(models.model_class(config.model.name))
+        data_arguments = {**source.model_arguments(lengths), **task.model_arguments(accepted)}
         filled = {key: value for key, value in data_arguments.items()
                   if key in accepted and key not in config.model.arguments}
         resolved = dataclasses.replace(
             config,
             model=dataclasses.replace(config.model, arguments={**config.model.arguments, **filled}),
             data=dataclasses.replace(data, pad_to=lengths),
+            task=dataclasses.replace(config.task, name=task_name),
         )
-        return cls(resolved, source, lengths, spec)
+        return cls(resolved, source, task, lengths, spec)
 
     def build_model(self):
-        """The model, built on example inputs; raises `ConfigError` for bad arguments."""
+        """The model, built on example inputs, and the outputs it trains; raises `ConfigError`."""
         model = _checked("model", models.get, self.config.model.name, **self.config.model.arguments)
+        return model, self.model_outputs(model)
+
+    def model_outputs(self, model):
+        """The outputs of `model` that the task trains and evaluates; raises `ConfigError`."""
         outputs = _checked("model", model, export.example_inputs(self.input_spec, batch_size=2))
-        classes = self.source.num_classes()
-        if "classification" in outputs and outputs["classification"].shape[-1] != classes:
-            raise ConfigError(
-                f"model: the classification output has {outputs['classification'].shape[-1]} classes "
-                f"but the data have {classes}; set model.num_classes to {classes} or null"
-            )
-        return model, sorted(outputs)
+        _checked("model", self.task.check_outputs, outputs)
+        return _checked("model", self.task.select_outputs, outputs)
 
     def batches(self, split, outputs, *, training=False, cast_masks=False, static=False):
         """`split` as `(inputs, targets)` batches, targets cut to the model's `outputs`.
@@ -132,28 +136,13 @@ class Experiment:
         return dataset.map(select).with_options(options)
 
 
-def _always_classifies(model_class):
-    """Whether the model has a classification head by default (its `num_classes` is not `None`)."""
-    parameter = inspect.signature(model_class.__init__).parameters.get("num_classes")
-    return parameter is not None and parameter.default not in (None, parameter.empty)
-
-
-def _losses(training, outputs):
-    losses = {"regression": optimization.regression_loss(training.loss),
-              "classification": optimization.classification_loss()}
-    weights = training.loss_weights
-    if weights is not None and not set(weights) <= set(outputs):
-        raise ConfigError(f"training.loss_weights: unknown outputs {sorted(set(weights) - set(outputs))}; "
-                          f"the model outputs {outputs}")
-    return {name: losses[name] for name in outputs}, weights
-
-
 def _open_run_dir(run_dir, config, overwrite):
     """Prepares `run_dir`; returns `True` when it holds an unfinished run to resume."""
     if os.path.isdir(run_dir) and os.listdir(run_dir):
         previous = os.path.join(run_dir, CONFIG)
         if not os.path.exists(previous):
-            raise ConfigError(f"output.dir: {run_dir!r} is not empty and holds no run; choose another directory")
+            raise ConfigError(f"output.dir: {run_dir!r} is not empty and holds no run; "
+                              "choose another directory")
         if overwrite:
             shutil.rmtree(run_dir)
         elif os.path.exists(os.path.join(run_dir, METRICS)):
@@ -162,7 +151,7 @@ def _open_run_dir(run_dir, config, overwrite):
         else:
             before = load_config(previous).to_dict()
             now = config.to_dict()
-            for section in ("model", "data"):
+            for section in ("model", "data", "task"):
                 if before[section] != now[section]:
                     raise ConfigError(
                         f"output.dir: {run_dir!r} holds an unfinished run with another {section} "
@@ -214,10 +203,8 @@ def train(config, *, overwrite=False, extra_callbacks=(), verbose="auto"):
                 schedule=training.schedule, steps_per_epoch=steps, epochs=training.epochs,
                 restart_epochs=training.restart_epochs, min_learning_rate=training.min_learning_rate,
             )
-            losses, loss_weights = _losses(training, outputs)
-            metrics = {"regression": experiment.source.metric_objects()}
-            if "classification" in outputs:
-                metrics["classification"] = [keras.metrics.SparseCategoricalAccuracy(name="acc")]
+            losses, loss_weights = _checked("task", experiment.task.losses, outputs)
+            metrics = experiment.task.compile_metrics(outputs)
             model.compile(optimizer=optimizer, loss=losses, loss_weights=loss_weights, metrics=metrics,
                           jit_compile=training.jit_compile, steps_per_execution=training.steps_per_execution)
             # Built here, the optimizer's variables exist before `fit` traces its step: a step
@@ -259,58 +246,37 @@ def train(config, *, overwrite=False, extra_callbacks=(), verbose="auto"):
 
 def _report(run_dir, experiment, outputs):
     """Evaluates the saved model on the test split; writes metrics, plots and exports."""
-    config = experiment.config
+    config, task = experiment.config, experiment.task
     model = keras.saving.load_model(os.path.join(run_dir, MODEL), compile=False)
-    y_true, y_pred = predict(model, experiment, "test", outputs)
-    train_true, _ = predict(None, experiment, "train", outputs)
-    baseline = np.full_like(y_true, float(np.mean(train_true)))
-    results = {
-        "model": experiment.source.metrics(y_true, y_pred),
-        "mean_predictor": experiment.source.metrics(y_true, baseline),
-    }
+    predictions = task.predict(model, experiment.batches("test", outputs))
+    results = {"model": task.metrics(predictions)}
+    baseline = task.baseline(experiment.batches("train", outputs), predictions)
+    if baseline is not None:
+        results[task.baseline_name] = baseline
     history = plots.read_history_csv(os.path.join(run_dir, run_callbacks_module.HISTORY))
-    summary = {"split": "test", "num_examples": int(len(y_true)),
-               "epochs": len(history.get("epoch", [])), **results}
+    count = _count(predictions)
+    summary = {"split": "test", "num_examples": count, "epochs": len(history.get("epoch", [])),
+               **{column: _defined(metrics) for column, metrics in results.items()}}
     with open(os.path.join(run_dir, METRICS), "w") as handle:
-        json.dump(summary, handle, indent=1, default=float)
-    print(format_table(results, f"Test metrics of {config.name} ({len(y_true)} examples)"))
+        json.dump(summary, handle, indent=1)
+    print(task.report(results, f"Test metrics of {config.name} ({count} examples)"))
     if config.output.plots:
         plots.plot_history(history, os.path.join(run_dir, "history.png"))
-        plots.plot_predictions(y_true, y_pred, os.path.join(run_dir, "predictions.png"),
-                               title=f"{config.name}: test predictions")
+        task.plot(predictions, run_dir, f"{config.name}: test predictions")
     for fmt in config.output.formats:
         export_model(model, run_dir, fmt, experiment.input_spec)
     print(f"Wrote {run_dir}")
     return results["model"]
 
 
-def predict(model, experiment, split, outputs):
-    """`(y_true, y_pred)` regression arrays of `split`; `y_pred` is `None` without a model.
-
-    One pass over the data predicts each batch next to its targets, so the pairs stay
-    matched whatever order a source reads its examples in.
-    """
-    y_true, y_pred = [], []
-    for inputs, targets in experiment.batches(split, outputs):
-        y_true.append(targets["regression"].numpy().ravel())
-        if model is not None:
-            y_pred.append(np.asarray(model.predict_on_batch(inputs)["regression"]).ravel())
-    return np.concatenate(y_true), np.concatenate(y_pred) if model is not None else None
+def _count(predictions):
+    """The number of examples in `predictions` (the length of its arrays)."""
+    return int(len(next(iter(predictions.values()))))
 
 
-def format_table(results, title):
-    """A text table: one row per metric, one column per entry of `results`."""
-    names = list(next(iter(results.values())))
-    columns = list(results)
-    width = max(len(name) for name in names + ["metric"])
-    lines = [title, f"{'metric':<{width}}  " + "  ".join(f"{c:>14}" for c in columns)]
-    for name in names:
-        cells = []
-        for column in columns:
-            value = results[column][name]
-            cells.append(f"{value:>14.4f}" if math.isfinite(value) else f"{'-':>14}")
-        lines.append(f"{name:<{width}}  " + "  ".join(cells))
-    return "\n".join(lines)
+def _defined(metrics):
+    """`metrics` as JSON values: floats, and `None` for an undefined (non-finite) one."""
+    return {name: float(value) if math.isfinite(value) else None for name, value in metrics.items()}
 
 
 def export_model(model, run_dir, fmt, input_spec, out=None):
@@ -330,7 +296,8 @@ def export_model(model, run_dir, fmt, input_spec, out=None):
 def _load_run(run_dir, overrides=(), data_path=None):
     config_path = os.path.join(run_dir, CONFIG)
     if not os.path.exists(config_path):
-        raise ConfigError(f"run_dir: {run_dir!r} holds no {CONFIG}; accepted: a directory written by msa-tf train")
+        raise ConfigError(f"run_dir: {run_dir!r} holds no {CONFIG}; "
+                          "accepted: a directory written by msa-tf train")
     if not os.path.exists(os.path.join(run_dir, MODEL)):
         raise ConfigError(f"run_dir: {run_dir!r} holds no {MODEL}: the run did not finish")
     values = load_config(config_path).to_dict()
@@ -349,12 +316,14 @@ def evaluate_run(run_dir, split="test", overrides=(), data_path=None):
     `data_path` (an MMSA feature file or a shards folder) or `overrides`
     (`"data.key=value"`) change the data; the lengths stay those of the run.
     """
+    _checked("split", check_choice, "split", split, sources.SPLITS)
     config, model = _load_run(run_dir, overrides, data_path)
     experiment = Experiment.from_config(config)
-    _checked("split", check_choice, "split", split, ("train", "valid", "test"))
-    y_true, y_pred = predict(model, experiment, split, ["regression"])
-    metrics = experiment.source.metrics(y_true, y_pred)
-    print(format_table({"model": metrics}, f"{split} metrics of {run_dir} ({len(y_true)} examples)"))
+    outputs = experiment.model_outputs(model)
+    predictions = experiment.task.predict(model, experiment.batches(split, outputs))
+    metrics = experiment.task.metrics(predictions)
+    title = f"{split} metrics of {run_dir} ({_count(predictions)} examples)"
+    print(experiment.task.report({"model": metrics}, title))
     return metrics
 
 

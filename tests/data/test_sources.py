@@ -12,14 +12,13 @@ from msa_tf import models
 from msa_tf.data import read_mmsa, sources
 from msa_tf.data.sources import (
     DataSource,
+    MultimodalSource,
     get_source,
-    infer_metrics_dataset,
     register_source,
     source_arguments,
     source_class,
     source_names,
 )
-from msa_tf.metrics.sentiment import sentiment_metrics
 
 MODALITIES = ("text", "audio", "vision")
 # A small generator with a different length per modality.
@@ -131,7 +130,7 @@ def test_model_arguments_build_a_model_that_runs_on_a_batch(source):
     arguments = source.model_arguments(lengths)
     spec = source.input_spec(lengths)
     assert arguments["seq_len"] == {m: spec[m][0][0] for m in MODALITIES}
-    assert (arguments["audio_dim"], arguments["video_dim"]) == (spec["audio"][0][1],
+    assert (arguments["audio_dim"], arguments["vision_dim"]) == (spec["audio"][0][1],
                                                                  spec["vision"][0][1])
     inputs, targets = next(iter(source.dataset("test", 2, lengths=lengths)))
     if spec["text"][1] == "int32":
@@ -143,7 +142,7 @@ def test_model_arguments_build_a_model_that_runs_on_a_batch(source):
 
     num_classes = source.num_classes()
     model = models.get("msa_seqlevel", **arguments, model_dim=8, num_heads=2, ff_dim=8,
-                       n_layers_mod=1, n_layers_fuse=1, num_classes=num_classes)
+                       num_layers=1, num_cross_layers=1, num_classes=num_classes)
     outputs = model(inputs)
     assert tuple(outputs["regression"].shape) == (2, 1)
     if num_classes is not None:
@@ -200,7 +199,7 @@ def test_tfds_reads_an_mmsa_builder_from_its_manual_dir(tmp_path):
     arguments = source.model_arguments()
     assert arguments["text_vocab_size"] == 30522 and "text_dim" not in arguments
     assert source.num_classes() == 3
-    assert source.metrics_dataset == "mosi"
+    assert source.origin == source.name and source.default_task == "sentiment"
 
 
 def test_tfds_shuffles_the_examples(made):
@@ -249,8 +248,8 @@ def test_every_source_lists_its_arguments():
     assert source_names() == sorted(source_names())
     fields = tuple(field.name for field in dataclasses.fields(MultimodalConfig))
     assert source_arguments("synthetic") == ("preset", *fields)
-    assert source_arguments("shards") == ("path", "metrics_dataset")
-    assert source_arguments("mmsa") == ("path", "text", "metrics_dataset")
+    assert source_arguments("shards") == ("path",)
+    assert source_arguments("mmsa") == ("path", "text")
     assert source_arguments("tfds") == ("name", "data_dir", "manual_dir")
     assert source_class("mmsa").registry_name == "mmsa"
 
@@ -259,7 +258,7 @@ def test_register_source_takes_the_init_arguments(monkeypatch):
     monkeypatch.setattr(sources._SOURCES, "_classes", dict(sources._SOURCES._classes))
 
     @register_source("constant")
-    class Constant(DataSource):
+    class Constant(MultimodalSource):
         """One example per split whose every feature is `value * scale`."""
 
         def __init__(self, value, *, scale=1.0):
@@ -295,16 +294,14 @@ def test_register_source_takes_the_init_arguments(monkeypatch):
 @pytest.mark.parametrize("name, arguments, match", [
     ("synthetc", {}, r"source='synthetc' \(did you mean 'synthetic'\?\)"),
     ("synthetic", {"nm_samples": 3},
-     r"'synthetic'.*argument='nm_samples' \(did you mean 'num_samples'"),
+     r"data source 'synthetic' takes no argument 'nm_samples' \(did you mean 'num_samples'"),
     ("synthetic", {"num_samples": 0}, r"`num_samples` .*num_samples=0"),
     ("synthetic", {"interaction": "synergie"}, r"`interaction` .*interaction='synergie'"),
     ("synthetic", {"preset": "mosie"}, r"`preset` .*preset='mosie'"),
-    ("mmsa", {}, r"'mmsa': missing a required argument: 'path'"),
+    ("mmsa", {}, r"data source 'mmsa' needs the argument 'path'"),
     ("mmsa", {"path": "/nonexistent/mosi.pkl"},
      r"`path` .*path='/nonexistent/mosi.pkl', which does not exist"),
     ("mmsa", {"path": __file__, "text": "tokens"}, r"`text` .*text='tokens'"),
-    ("mmsa", {"path": __file__, "metrics_dataset": "mosei2"},
-     r"metrics_dataset='mosei2' \(did you mean 'mosei'\?\)"),
     ("shards", {"path": "/nonexistent/shards"},
      r"`path` .*path='/nonexistent/shards', which is not a folder"),
     ("shards", {"path": os.path.dirname(__file__)}, r"`path` .*which has no metadata.json"),
@@ -329,40 +326,35 @@ def test_bad_dataset_arguments_raise_value_errors(made, arguments, match):
         made("synthetic").dataset(**arguments)
 
 
-# --- metrics ---------------------------------------------------------------------------------
+# --- what tasks read -------------------------------------------------------------------------
 
 
-def test_metrics_are_those_of_the_data_set(made):
-    source = made("mmsa")  # mosei_aligned.pkl
-    assert source.metrics_dataset == "mosei"
-    y_true = np.array([-2.0, -0.5, 0.0, 1.0, 2.5], "float32")
-    y_pred = np.array([-1.5, 0.5, 0.2, 1.2, 1.0], "float32")
-    assert source.metrics(y_true, y_pred) == sentiment_metrics(y_true, y_pred, "mosei")
-    metrics = source.metric_objects()
-    assert [(m.name, m.dataset) for m in metrics] == [("mae", "mosei"), ("corr", "mosei")]
-    assert metrics[0] is not source.metric_objects()[0]
-
-
-@pytest.mark.parametrize("name, expected", [
-    ("/data/MMSA/MOSEI/Processed/aligned_50.pkl", "mosei"),
-    ("ch_sims/unaligned_39.npz", "sims"),
-    ("/home/simsmith/MOSI/aligned_50.pkl", "mosi"),
-    ("mosi_unaligned.pkl", "mosi"),
-    ("features.pkl", "mosi"),
-    ("synthetic_multimodal/mosei_unaligned", "mosei"),
+@pytest.mark.parametrize("name, arguments, origin", [
+    ("synthetic", {"preset": "mosei", "num_samples": 4}, "mosei"),
+    ("synthetic", {"num_samples": 4}, ""),
 ])
-def test_metrics_dataset_is_inferred_from_names(name, expected):
-    assert infer_metrics_dataset(name) == expected
+def test_every_source_says_where_its_data_come_from_and_which_task_they_are_for(name, arguments, origin):
+    source = get_source(name, **arguments)
+    assert source.origin == origin and source.default_task == "sentiment"
 
 
-@pytest.mark.parametrize("preset, expected", [
-    (None, "mosi"), ("mosi_unaligned", "mosi"), ("mosei", "mosei"), ("sims", "sims"),
-])
-def test_synthetic_metrics_follow_the_preset(preset, expected):
-    assert get_source("synthetic", preset=preset, num_samples=4).metrics_dataset == expected
+def test_mmsa_origin_is_its_path(tmp_path):
+    from msa_tf.tasks.sentiment import infer_dataset
 
-
-def test_mmsa_metrics_dataset_from_the_path_or_the_argument(tmp_path):
     path = write_pickle(tmp_path, make_file()[0], "sims_unaligned.pkl")
-    assert get_source("mmsa", path=path).metrics_dataset == "sims"
-    assert get_source("mmsa", path=path, metrics_dataset="mosi").metrics_dataset == "mosi"
+    assert get_source("mmsa", path=path).origin == str(path)
+    assert infer_dataset(path) == "sims"
+
+
+def test_the_data_layer_and_the_metrics_and_tasks_do_not_import_each_other():
+    import pathlib
+    import re
+
+    def imports(folder, packages):
+        pattern = rf"^\s*(from|import) msa_tf\.({'|'.join(packages)})\b"
+        return [module.name for module in (package / folder).glob("*.py")
+                if re.search(pattern, module.read_text(), re.MULTILINE)]
+
+    package = pathlib.Path(sources.__file__).parents[1]
+    assert imports("data", ["metrics", "tasks"]) == []
+    assert imports("metrics", ["data"]) == [] and imports("tasks", ["data"]) == []

@@ -106,7 +106,8 @@ def test_default_report_matches_the_documented_correlation():
 
 
 def test_unique_interaction_puts_the_signal_in_one_modality():
-    correlation = _generator(interaction="unique", unique_modality="audio", num_samples=1500).report()["correlation"]
+    gen = _generator(interaction="unique", unique_modality="audio", num_samples=1500)
+    correlation = gen.report()["correlation"]
     assert correlation["audio"] > 0.8
     assert abs(correlation["text"]) < 0.1 and abs(correlation["vision"]) < 0.1
 
@@ -178,13 +179,33 @@ def test_presets_have_the_feature_files_shapes(preset):
 @pytest.mark.parametrize(
     "fields, message",
     [
-        ({"correlation_strength": 1.5}, r"`correlation_strength\['text'\]` must be a number in \[0, 1\]; received .*=1.5"),
+        ({"correlation_strength": 1.5},
+         r"`correlation_strength\['text'\]` must be a number in \[0, 1\]; received .*=1.5"),
         ({"correlation_strength": {"text": 0.5}}, r"`correlation_strength` must be one value or a dict"),
-        ({"min_length": 20, "max_length": 10}, r"`min_length` must not exceed `max_length`; received min_length=20 > max_length=10"),
+        ({"min_length": 20, "max_length": 10},
+         r"`min_length` must not exceed `max_length`; received min_length=20 > max_length=10"),
         ({"interaction": "additive"}, r"`interaction` must be one of 'redundant', 'unique', 'synergy'"),
         ({"num_classes": 5}, r"`num_classes` must be one of 2, 3, 7; received num_classes=5"),
         ({"missing_rate": -0.1}, r"`missing_rate` must be a number in \[0, 1\]"),
         ({"synergy_modalities": ("audio", "audio")}, r"`synergy_modalities` must be two different"),
+        ({"synergy_modalities": None}, r"`synergy_modalities` must be two different .*=None"),
+        ({"noise_level": float("nan")}, r"`noise_level` must be a finite number in \[0, 1000000\]; "
+                                        r"received noise_level=nan"),
+        ({"noise_level": float("inf")}, r"received noise_level=inf"),
+        ({"noise_level": True}, r"received noise_level=True"),
+        ({"missing_rate": float("nan")},
+         r"`missing_rate` must be a number in \[0, 1\]; received missing_rate=nan"),
+        ({"correlation_strength": {"text": 0.5, "audio": float("-inf"), "vision": 0.5}},
+         r"`correlation_strength\['audio'\]` must be a number in \[0, 1\]; received .*=-inf"),
+        ({"num_classes": 7.0}, r"`num_classes` must be one of 2, 3, 7; received num_classes=7.0"),
+        ({"aligned": "yes"}, r"`aligned` must be True or False; received aligned='yes'"),
+        ({"padding": "rigth"}, r"received padding='rigth' \(did you mean 'right'\?\)"),
+        ({"vocab_size": 2**40}, r"`vocab_size` must be an integer in \[16, 16777216\]"),
+        ({"audio_dim": 10**9}, r"`audio_dim` must be an integer in \[1, 67108863\]"),
+        ({"audio_dim": 10**6, "max_length": 100},
+         r"`max_length\['audio'\]` must be an integer in \[1, 67\] \(with audio_dim=1000000: .*"
+         r"received max_length\['audio'\]=100"),
+        ({"num_samples": 2**70}, r"`num_samples` must be an integer in \[1, 4611686018427387904\]"),
     ],
 )
 def test_bad_parameters_raise_value_error(fields, message):
@@ -196,10 +217,20 @@ def test_unknown_preset_split_and_batch_size_raise_value_error():
     with pytest.raises(ValueError, match=r"`preset` must be one of 'mosi', .*; received preset='iemocap'"):
         MultimodalGenerator(preset="iemocap")
     gen = _generator()
-    with pytest.raises(ValueError, match=r"`split` must be one of 'train', 'valid', 'test'; received split='dev'"):
+    with pytest.raises(ValueError, match=r"`split` must be one of 'train', 'valid', 'test'; "
+                                         r"received split='dev'"):
         gen.dataset("dev", 8)
-    with pytest.raises(ValueError, match=r"`batch_size` must be a positive integer; received batch_size=0"):
+    with pytest.raises(ValueError, match=r"`batch_size` must be an integer in \[1, \d+\]; "
+                                         r"received batch_size=0"):
         gen.dataset("train", 0)
+    forever = _generator(num_samples=None)
+    assert next(iter(gen.dataset("train", 2**62)))[1]["regression"].shape[0] == 96
+    with pytest.raises(ValueError, match=r"`batch_size` must be at most 9418787 for this config \(a batch "
+                                         r"draws at most 2147483648 random numbers, an example 228\); "
+                                         r"received batch_size=10000000"):
+        forever.dataset("train", 10**7)
+    with pytest.raises(ValueError, match=r"`count` must be at most 9418787 .*received count=9418788"):
+        forever.generate("train", 0, 9418788)
 
 
 @pytest.mark.parametrize("window", [1, 4])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from generators import MultimodalGenerator, read_shards, write_shards
-from generators.shards import shard_path
+from generators.shards import read_metadata, shard_path
 
 FIELDS = dict(num_samples=50, text_dim=4, audio_dim=3, vision_dim=2, min_length=2, max_length=9)
 
@@ -25,7 +25,8 @@ def _assert_same(first, second):
     "fields, read_args",
     [
         ({}, {"batch_size": 8}),
-        ({"padding": "left", "text": "tokens", "vocab_size": 100}, {"batch_size": 16, "pad_to": 6, "drop_remainder": True}),
+        ({"padding": "left", "text": "tokens", "vocab_size": 100},
+         {"batch_size": 16, "pad_to": 6, "drop_remainder": True}),
     ],
     ids=["variable_lengths", "left_padded_tokens_fixed_lengths"],
 )
@@ -66,16 +67,29 @@ def test_metadata_records_the_config_and_refuses_another(tmp_path):
     metadata = json.loads((tmp_path / "metadata.json").read_text())
     assert metadata["config"]["audio_dim"] == 3 and metadata["num_shards"] == 1
     other = MultimodalGenerator(**dict(FIELDS, seed=5))
-    with pytest.raises(ValueError, match=r"holds shards of another generator config \(differs in \['seed'\]\)"):
+    with pytest.raises(ValueError, match=r"holds shards of another generator config "
+                                         r"\(differs in \['seed'\]\)"):
         write_shards(other, tmp_path, splits=["test"], progress=False)
 
 
 def test_bad_arguments_raise_value_error(tmp_path):
     gen = MultimodalGenerator(**FIELDS)
-    with pytest.raises(ValueError, match=r"`num_shards` must be an integer in \[1, num_samples=50\]; received num_shards=0"):
+    with pytest.raises(ValueError, match=r"`num_shards` must be an integer in \[1, num_samples=50\]; "
+                                         r"received num_shards=0"):
         write_shards(gen, tmp_path, num_shards=0, progress=False)
-    with pytest.raises(ValueError, match=r"has no metadata.json"):
+    with pytest.raises(ValueError, match=r"`split` must be one of .*; received split='dev'"):
+        write_shards(gen, tmp_path, splits=["dev"], progress=False)
+    with pytest.raises(ValueError, match=r"`directory` must be a str or os.PathLike .*; "
+                                         r"received directory=3"):
+        write_shards(gen, 3, progress=False)
+    with pytest.raises(ValueError, match=r"`directory` .*nothing', which is not a folder"):
         read_shards(tmp_path / "nothing", "train", 4)
+    with pytest.raises(ValueError, match=r"`directory` .*, which has no metadata.json"):
+        read_shards(tmp_path, "train", 4)
     write_shards(gen, tmp_path, splits=["train"], progress=False)
-    with pytest.raises(ValueError, match=r"Shards of split 'test' are missing"):
+    with pytest.raises(ValueError, match=r"`directory` must hold every shard of split 'test'; .*"
+                                         r"which lacks \['test-00000-of-00001.tfrecord'\]"):
         read_shards(tmp_path, "test", 4)
+    with pytest.raises(ValueError, match=r"`batch_size` must be .*; received batch_size=0"):
+        read_shards(tmp_path, "train", 0)
+    assert read_metadata(tmp_path)["config"] == gen.config

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from msa_tf.layers import AdaptiveFusionHead, CrossModalFusion
+from msa_tf.layers import AdaptiveFusionHead, CrossModalFusion, ModalityWeighting
 from msa_tf.testing import run_layer_checks
 
 
@@ -23,7 +23,7 @@ def _modalities(rng, width=16, audio_dim=16, vision_dim=16):
 def test_cross_modal_fusion_passes_the_layer_checks(rng, bidirectional):
     run_layer_checks(
         CrossModalFusion,
-        {"width": 16, "num_heads": 2, "n_layers": 2, "bidirectional": bidirectional, "ff_dim": 16},
+        {"width": 16, "num_heads": 2, "num_layers": 2, "bidirectional": bidirectional, "ff_dim": 16},
         _modalities(rng),
         output_masks=("text_mask", "audio_mask", "vision_mask"),
     )
@@ -56,7 +56,8 @@ def test_bidirectional_needs_audio_and_vision_at_the_width(rng):
     "kwargs, message",
     [
         ({"width": 16, "num_heads": 3}, r"`width` must be a multiple of `num_heads`=3; received width=16"),
-        ({"width": 16, "num_heads": 2, "n_layers": 0}, r"`n_layers` must be a positive integer"),
+        ({"width": 16, "num_heads": 2, "num_layers": 0}, r"`num_layers` must be a positive integer"),
+        ({"width": 16, "num_heads": 2, "kernel_initializer": "glorot"}, r"`kernel_initializer` must be"),
         ({"width": 16, "num_heads": 2, "dropout": 2}, r"`dropout` must be a number in \[0, 1\)"),
     ],
 )
@@ -128,7 +129,8 @@ def test_adaptive_fusion_head_rejects_bad_inputs(inputs, kwargs, message):
 
 
 def test_adaptive_fusion_head_rejects_unknown_pooling():
-    with pytest.raises(ValueError, match=r"`pooling` must be one of 'mean', 'attention'; received pooling='max'"):
+    message = r"`pooling` must be one of 'mean', 'attention'; received pooling='max'"
+    with pytest.raises(ValueError, match=message):
         AdaptiveFusionHead(pooling="max")
 
 
@@ -153,3 +155,70 @@ def test_fusion_model_trains_under_mixed_float16(rng):
     assert np.all(np.isfinite(losses))
     assert losses[-1] < 0.8 * losses[0], losses
     assert all(w.dtype == "float32" for w in model.weights)
+
+
+def _weighting_inputs(rng):
+    return {
+        "inputs": [rng.normal(size=(3, 8)).astype("float32") for _ in range(3)],
+        # Sample 1 has no audio, sample 2 only vision.
+        "mask": [np.array([1, 1, 0], bool), np.array([1, 0, 0], bool), np.array([1, 1, 1], bool)],
+    }
+
+
+@pytest.mark.parametrize("hidden_dim", [None, 4], ids=["learned_logits", "scoring_mlps"])
+def test_modality_weighting_passes_the_layer_checks(rng, hidden_dim):
+    run_layer_checks(
+        ModalityWeighting,
+        {"hidden_dim": hidden_dim},
+        _weighting_inputs(rng),
+        expected_output_dtype="float32",
+    )
+
+
+def test_modality_weighting_is_a_softmax_over_the_present_modalities(rng):
+    data = _weighting_inputs(rng)
+    layer = ModalityWeighting(hidden_dim=4)
+    fused, weights = (ops.convert_to_numpy(x) for x in layer(**data))
+    scores = np.concatenate(
+        [
+            ops.convert_to_numpy(score(hidden(vector)))
+            for vector, hidden, score in zip(data["inputs"], layer.hidden_layers, layer.score_layers)
+        ],
+        axis=1,
+    )
+    present = np.stack(data["mask"], axis=1)
+    want = np.where(present, np.exp(scores - scores.max(axis=1, keepdims=True)), 0.0)
+    want /= want.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(weights, want, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(fused, np.einsum("bm,mbd->bd", want, np.stack(data["inputs"])),
+                               rtol=1e-5, atol=1e-6)
+    assert weights.dtype == fused.dtype == np.float32
+    # The scores differ per sample: each sample weighs its modalities by itself.
+    assert np.ptp(scores, axis=0).max() > 1e-3
+
+
+def test_a_sample_without_any_modality_fuses_to_zeros(rng):
+    data = _weighting_inputs(rng)
+    data["mask"] = [np.array([1, 0, 1], bool)] * 3
+    fused, weights = (ops.convert_to_numpy(x) for x in ModalityWeighting()(**data))
+    np.testing.assert_array_equal(weights[1], 0.0)
+    np.testing.assert_array_equal(fused[1], 0.0)
+    np.testing.assert_allclose(weights[[0, 2]], 1 / 3, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "inputs, mask, message",
+    [
+        ([np.ones((2, 4)), np.ones((2, 5))], None, r"same last dimension"),
+        ([np.ones((2, 3, 4))], None, r"must be a list of \(batch, dim\) vectors"),
+        ([np.ones((2, 4)), np.ones((2, 4))], [np.ones(2, bool)], r"`mask` must be a list with one entry"),
+    ],
+)
+def test_modality_weighting_rejects_bad_inputs(inputs, mask, message):
+    with pytest.raises(ValueError, match=message):
+        ModalityWeighting()(inputs, mask=mask)
+
+
+def test_modality_weighting_rejects_a_bad_hidden_dim():
+    with pytest.raises(ValueError, match=r"`hidden_dim` must be a positive integer; received hidden_dim=0"):
+        ModalityWeighting(hidden_dim=0)

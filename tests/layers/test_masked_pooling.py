@@ -47,5 +47,6 @@ def test_without_a_mask_every_step_is_real():
 
 
 def test_unknown_method_names_the_choices():
-    with pytest.raises(ValueError, match=r"`method` must be one of 'mean', 'max', 'attention', 'last'; received method='avg'"):
+    message = r"`method` must be one of 'mean', 'max', 'attention', 'last'; received method='avg'"
+    with pytest.raises(ValueError, match=message):
         MaskedPooling("avg")

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -84,3 +85,12 @@ def test_causal_attention_ignores_future_steps(rng):
 def test_bad_arguments_raise_value_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MaskedMultiHeadAttention(**kwargs)
+
+
+def test_a_functional_model_gets_the_outputs_and_the_float32_scores():
+    query, value = keras.Input((5, 8)), keras.Input((7, 6))
+    layer = MaskedMultiHeadAttention(width=8, num_heads=2)
+    outputs, scores = layer(query, value, return_attention_scores=True)
+    assert (outputs.shape, outputs.dtype) == ((None, 5, 8), "float32")
+    assert (scores.shape, scores.dtype) == ((None, 2, 5, 7), "float32")
+    assert layer.compute_output_shape((3, 5, 8), (3, 7, 6)) == (3, 5, 8)

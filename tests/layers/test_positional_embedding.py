@@ -23,11 +23,15 @@ def test_sinusoidal_passes_the_layer_checks(rng):
     )
 
 
-def test_scale_inputs_multiplies_by_the_root_of_the_width(rng):
-    x = rng.normal(size=(1, 3, 4)).astype("float32")
-    plain = ops.convert_to_numpy(SinusoidalPositionalEmbedding()(np.zeros_like(x)))
-    scaled = ops.convert_to_numpy(SinusoidalPositionalEmbedding(scale_inputs=True)(x))
-    np.testing.assert_allclose(scaled, x * 2.0 + plain, rtol=1e-6)
+def test_sinusoidal_returns_the_encoding_for_the_caller_to_add(rng):
+    x = rng.normal(size=(2, 3, 4)).astype("float32")
+    layer = SinusoidalPositionalEmbedding()
+    encoding = ops.convert_to_numpy(layer(x))
+    assert encoding.shape == x.shape
+    # Only the shape of the inputs matters; every sample gets the same encoding.
+    np.testing.assert_array_equal(encoding, ops.convert_to_numpy(layer(np.zeros_like(x))))
+    np.testing.assert_array_equal(encoding[0], encoding[1])
+    assert np.abs(encoding[0, 1:] - encoding[0, :1]).max(axis=-1).min() > 1e-3
 
 
 def test_shorter_inputs_use_a_prefix_of_the_positions(rng):
@@ -58,6 +62,10 @@ def test_mask_passes_through(layer_cls):
     assert layer.compute_mask(np.zeros((1, 2, 4)), mask) is mask
 
 
-def test_bad_max_length_raises_value_error():
+def test_bad_arguments_raise_value_error():
     with pytest.raises(ValueError, match=r"`max_length` must be a positive integer; received max_length=-3"):
         LearnablePositionalEmbedding(max_length=-3)
+    with pytest.raises(ValueError, match=r"`embeddings_initializer` must be a Keras initializer"):
+        LearnablePositionalEmbedding(4, embeddings_initializer=3)
+    with pytest.raises(ValueError, match=r"`max_wavelength` must be a positive integer"):
+        SinusoidalPositionalEmbedding(max_wavelength=0.5)

@@ -58,7 +58,8 @@ def test_keras_implicit_masking_matches_explicit_mask(rng):
 
 
 def test_rejects_inputs_of_another_width():
-    with pytest.raises(ValueError, match=r"`inputs` must equal `width`=16; received inputs with shape \(2, 3, 8\)"):
+    message = r"`inputs` must equal `width`=16; received inputs with shape \(2, 3, 8\)"
+    with pytest.raises(ValueError, match=message):
         TransformerBlock(width=16, num_heads=4)(np.ones((2, 3, 8)))
 
 

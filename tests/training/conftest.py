@@ -10,7 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # A run that trains in seconds without XLA: tiny synthetic data and a tiny model (LMF: its
 # graph traces in half the time of the attention models', and the runner is model-agnostic).
 TINY = {
-    "model": {"name": "lmf", "text_hidden": 8, "audio_hidden": 4, "vision_hidden": 4,
+    "model": {"name": "lmf", "model_dim": {"text": 8, "audio": 4, "vision": 4},
               "post_fusion_dim": 8, "rank": 2, "dropout": 0.0},
     "data": {
         "source": "synthetic", "num_samples": 256, "text_dim": 6, "audio_dim": 4, "vision_dim": 3,
@@ -25,7 +25,7 @@ def tiny_config(tmp_path, name="tiny", **sections):
     """Writes the tiny config with `sections` merged in; returns (path, run_dir)."""
     values = yaml.safe_load(yaml.safe_dump(TINY))
     for section, changes in sections.items():
-        values[section].update(changes)
+        values.setdefault(section, {}).update(changes)
     run_dir = str(tmp_path / "runs" / name)
     values["output"]["dir"] = run_dir
     path = tmp_path / f"{name}.yaml"

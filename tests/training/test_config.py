@@ -23,9 +23,10 @@ def write(tmp_path, values, name="experiment.yaml"):
 
 
 def test_sections_fill_defaults_and_name_comes_from_the_file(tmp_path):
-    config = load_config(write(tmp_path, {"model": {"name": "mult", "d_model": 12}}, "small.yaml"))
+    config = load_config(write(tmp_path, {"model": {"name": "mult", "model_dim": 12}}, "small.yaml"))
     assert config.name == "small"
-    assert config.model.name == "mult" and config.model.arguments == {"d_model": 12}
+    assert config.model.name == "mult" and config.model.arguments == {"model_dim": 12}
+    assert config.task.name is None and config.task.arguments == {}, "the source's default task"
     assert config.data.source == "synthetic" and config.data.batch_size == 32
     assert config.training.epochs == 10 and config.training.precision == "auto"
     assert config.output.dir == os.path.join("runs", "small")
@@ -44,19 +45,26 @@ def test_overrides_set_nested_keys_with_yaml_values(tmp_path):
     [
         ({"traning": {}}, "unknown key `traning` (did you mean `training`?)"),
         ({"training": {"epoch": 3}}, "unknown key `training.epoch` (did you mean `training.epochs`?)"),
-        ({"model": {"name": "msa", "model_dimm": 8}}, "unknown key `model.model_dimm` (did you mean `model.model_dim`?)"),
+        ({"model": {"name": "msa", "model_dimm": 8}},
+         "unknown key `model.model_dimm` (did you mean `model.model_dim`?)"),
         ({"data": {"num_sample": 8}}, "unknown key `data.num_sample` (did you mean `data.num_samples`?)"),
         ({"output": {"dirs": "x"}}, "unknown key `output.dirs` (did you mean `output.dir`?)"),
         ({"model": {"name": "mutl"}}, "received model.name='mutl' (did you mean 'mult'?)"),
         ({"data": {"source": "synthetc"}}, "(did you mean 'synthetic'?)"),
         ({"training": {"optimizer": "adamm"}}, "(did you mean 'adam'?)"),
-        ({"training": {"epochs": "ten"}}, "`training.epochs` must be an integer; received training.epochs='ten'"),
+        ({"training": {"epochs": "ten"}},
+         "`training.epochs` must be an integer; received training.epochs='ten'"),
         ({"training": {"epochs": 0}}, "`training.epochs` must be >= 1"),
         ({"training": {"jit_compile": "yes"}}, "`training.jit_compile` must be true or false"),
         ({"data": {"batch_size": 1.5}}, "`data.batch_size` must be an integer; received data.batch_size=1.5"),
         ({"data": {"pad_to": "long"}}, "`data.pad_to` must be an integer or a mapping or null"),
-        ({"output": {"formats": ["onnx"]}}, "`output.formats` must be one of 'keras', 'saved_model', 'tflite'"),
+        ({"output": {"formats": ["onnx"]}},
+         "`output.formats` must be one of 'keras', 'saved_model', 'tflite'"),
         ({"model": ["msa"]}, "`model` must be a mapping"),
+        ({"task": {"name": "sentimet"}}, "received task.name='sentimet' (did you mean 'sentiment'?)"),
+        ({"task": {"name": "sentiment", "los": "mse"}}, "unknown key `task.los` (did you mean `task.loss`?)"),
+        ({"training": {"learning_rate": float("nan")}}, "`training.learning_rate` must be a finite number"),
+        ({"training": {"clipnorm": float("inf")}}, "`training.clipnorm` must be a finite number"),
     ],
 )
 def test_bad_configs_name_the_key_the_value_and_what_is_accepted(tmp_path, values, message):
@@ -82,6 +90,11 @@ def test_a_malformed_override_is_a_config_error():
         apply_overrides({}, ["training.epochs"])
     with pytest.raises(ConfigError, match="`training.epochs` is not a section"):
         apply_overrides({"training": {"epochs": 3}}, ["training.epochs.x=1"])
+
+
+def test_a_task_may_be_given_by_name_alone(tmp_path):
+    config = load_config(write(tmp_path, {"task": "sentiment"}))
+    assert config.task.name == "sentiment" and config.task.to_dict() == {"name": "sentiment"}
 
 
 def test_the_written_config_reads_back_identically(tmp_path):
@@ -126,5 +139,6 @@ def test_there_is_a_config_per_model_and_data_source():
     from msa_tf import models
 
     for folder in ("synthetic", "mosi", "mosei"):
-        shipped = {os.path.basename(p)[:-5] for p in CONFIGS if os.path.basename(os.path.dirname(p)) == folder}
+        shipped = {os.path.basename(p)[:-5] for p in CONFIGS
+                   if os.path.basename(os.path.dirname(p)) == folder}
         assert shipped == set(models.names()), folder

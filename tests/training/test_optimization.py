@@ -4,13 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from msa_tf.training.optimization import (
-    build_optimizer,
-    classification_loss,
-    plateau_callback,
-    regression_loss,
-)
-from msa_tf.training.precision import precision_policy
+from msa_tf.training.optimization import build_optimizer, plateau_callback
 
 
 def learning_rate_at(optimizer, step):
@@ -137,11 +131,11 @@ def test_cosine_with_accumulation_ends_at_the_last_epoch():
 @pytest.mark.parametrize("kwargs, message", [
     ({"name": "sgd"}, "`optimizer` must be one of 'adam', 'adamw'; received optimizer='sgd'"),
     ({"name": "adam_w"}, "received optimizer='adam_w' (did you mean 'adamw'?)"),
-    ({"learning_rate": 0}, "`learning_rate` must be a number > 0; received learning_rate=0"),
+    ({"learning_rate": 0}, "`learning_rate` must be a finite number > 0; received learning_rate=0"),
     ({"learning_rate": "1e-3"}, "received learning_rate='1e-3'"),
     ({"learning_rate": float("nan")}, "received learning_rate=nan"),
-    ({"weight_decay": -0.1}, "`weight_decay` must be None or a number >= 0; received weight_decay=-0.1"),
-    ({"clipnorm": 0.0}, "`clipnorm` must be None or a number > 0; received clipnorm=0.0"),
+    ({"weight_decay": -0.1}, "`weight_decay` must be a finite number >= 0; received weight_decay=-0.1"),
+    ({"clipnorm": 0.0}, "`clipnorm` must be a finite number > 0; received clipnorm=0.0"),
     ({"gradient_accumulation_steps": 0}, "`gradient_accumulation_steps` must be a positive integer; "
                                          "received gradient_accumulation_steps=0"),
     ({"gradient_accumulation_steps": 2.0}, "received gradient_accumulation_steps=2.0"),
@@ -168,10 +162,10 @@ def test_bad_optimizer_arguments_name_argument_value_and_accepted(kwargs, messag
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"monitor": ""}, "`monitor` must be a metric name"),
-    ({"factor": 1.0}, "`factor` must be a number in (0, 1); received factor=1.0"),
+    ({"factor": 1.0}, "`factor` must be a finite number in (0, 1); received factor=1.0"),
     ({"factor": 0}, "received factor=0"),
     ({"patience": -1}, "`patience` must be an integer >= 0; received patience=-1"),
-    ({"min_learning_rate": -0.1}, "`min_learning_rate` must be a number >= 0"),
+    ({"min_learning_rate": -0.1}, "`min_learning_rate` must be a finite number >= 0"),
 ])
 def test_bad_plateau_arguments_name_argument_value_and_accepted(kwargs, message):
     with pytest.raises(ValueError) as error:
@@ -179,43 +173,3 @@ def test_bad_plateau_arguments_name_argument_value_and_accepted(kwargs, message)
     assert message in str(error.value)
 
 
-Y_TRUE = np.array([[0.0], [1.0], [2.0]])
-Y_PRED = np.array([[1.0], [1.0], [4.0]])  # errors 1, 0, 2
-
-
-@pytest.mark.parametrize("name, loss_class, expected", [
-    ("l1", keras.losses.MeanAbsoluteError, 1.0),
-    ("mse", keras.losses.MeanSquaredError, 5 / 3),
-    ("huber", keras.losses.Huber, (0.5 + 0.0 + 1.5) / 3),  # quadratic to 1, then linear
-])
-def test_regression_losses_on_known_errors(name, loss_class, expected):
-    loss = regression_loss(name)
-    assert isinstance(loss, loss_class)
-    assert float(loss(Y_TRUE, Y_PRED)) == pytest.approx(expected)
-
-
-def test_classification_loss_is_cross_entropy_on_logits_of_class_ids():
-    logits = np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
-    labels = np.array([0, 2])
-    log_softmax = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-    expected = -np.mean(log_softmax[[0, 1], labels])
-    assert float(classification_loss()(labels, logits)) == pytest.approx(expected)
-
-
-def test_losses_compute_in_float32_under_mixed_precision():
-    with precision_policy("mixed_float16"):
-        for loss in (regression_loss("l1"), regression_loss("huber"), classification_loss()):
-            assert loss.dtype == "float32"
-        value = regression_loss("mse")(Y_TRUE.astype("float16"), Y_PRED.astype("float16") * 200)
-        assert value.dtype == "float32"
-        assert float(value) == pytest.approx((200**2 + 199**2 + 798**2) / 3)  # above float16's max
-
-
-@pytest.mark.parametrize("name, hint", [
-    ("l2", ""), ("Huber", " (did you mean 'huber'?)"), (None, ""),
-])
-def test_unknown_loss_names_argument_value_and_choices(name, hint):
-    with pytest.raises(ValueError) as error:
-        regression_loss(name)
-    assert str(error.value) == (
-        f"`loss` must be one of 'l1', 'mse', 'huber'; received loss={name!r}{hint}")

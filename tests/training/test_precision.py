@@ -89,10 +89,9 @@ def test_precision_policy_sets_then_restores_the_global_policy():
 
 def test_precision_policy_restores_after_an_exception():
     before = keras.mixed_precision.global_policy()
-    with pytest.raises(RuntimeError, match="inside"):
-        with precision_policy("mixed_bfloat16"):
-            assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
-            raise RuntimeError("inside")
+    with pytest.raises(RuntimeError, match="inside"), precision_policy("mixed_bfloat16"):
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+        raise RuntimeError("inside")
     assert keras.mixed_precision.global_policy() is before
 
 
@@ -100,7 +99,6 @@ def test_precision_policy_resolves_auto_and_rejects_bad_names(devices):
     with precision_policy("auto") as name:
         assert keras.mixed_precision.global_policy().name == name == "float32"
     before = keras.mixed_precision.global_policy()
-    with pytest.raises(ValueError, match="precision='half'"):
-        with precision_policy("half"):
-            pass
+    with pytest.raises(ValueError, match="precision='half'"), precision_policy("half"):
+        pass
     assert keras.mixed_precision.global_policy() is before

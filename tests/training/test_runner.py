@@ -49,7 +49,8 @@ def test_a_run_writes_a_self_describing_directory(finished_run):
     assert not os.path.exists(os.path.join(run_dir, "backup")), "a finished run deletes its backup"
     resolved = load_config(os.path.join(run_dir, "config.yaml"))
     assert resolved.model.arguments["seq_len"] in (6, {"text": 6, "audio": 6, "vision": 6})
-    assert resolved.model.arguments["text_dim"] == 6 and resolved.model.arguments["video_dim"] == 3
+    assert resolved.model.arguments["text_dim"] == 6 and resolved.model.arguments["vision_dim"] == 3
+    assert resolved.task.name == "sentiment", "the data source's default task"
     assert resolved.data.pad_to == {"text": 6, "audio": 6, "vision": 6}
     assert resolved.data.arguments["max_length"] == 6, "the generator's own setting"
     with open(os.path.join(run_dir, "signature.json")) as handle:
@@ -66,6 +67,7 @@ def test_the_trained_model_beats_the_mean_predictor(finished_run):
     model, baseline = metrics["model"], metrics["mean_predictor"]
     assert model["mae"] < 0.8 * baseline["mae"], (model, baseline)
     assert model["corr"] > 0.5, model
+    assert baseline["corr"] is None, "a mean predictor has no correlation"
 
 
 def test_evaluate_reproduces_the_test_metrics_of_the_run(finished_run, capsys):
@@ -201,17 +203,18 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny):
 
 
 @pytest.mark.parametrize(
-    "training, model",
+    "training, task, model",
     [
-        ({"optimizer": "adamw", "schedule": "cosine_restarts", "clipnorm": 1.0, "loss": "huber",
-          "loss_weights": {"regression": 1.0, "classification": 0.5}}, {"num_classes": 7}),
+        ({"optimizer": "adamw", "schedule": "cosine_restarts", "clipnorm": 1.0},
+         {"loss": "huber", "loss_weights": {"regression": 1.0, "classification": 0.5}},
+         {"num_classes": 7}),
         ({"schedule": "reduce_on_plateau", "gradient_accumulation_steps": 2, "steps_per_execution": 2,
-          "loss": "mse", "precision": "mixed_bfloat16"}, {}),
+          "precision": "mixed_bfloat16"}, {"name": "sentiment", "loss": "mse"}, {}),
     ],
     ids=["adamw-restarts-clip-huber-classification", "plateau-accumulation-bfloat16"],
 )
-def test_training_options_train_to_finite_metrics(tiny, training, model):
-    path, run_dir = tiny(training={"epochs": 2, **training}, model=model)
+def test_training_options_train_to_finite_metrics(tiny, training, task, model):
+    path, run_dir = tiny(training={"epochs": 2, **training}, task=task, model=model)
     metrics = runner.train(load_config(path), verbose=0)
     assert all(math.isfinite(v) for v in metrics.values()), metrics
     saved = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
@@ -221,6 +224,8 @@ def test_training_options_train_to_finite_metrics(tiny, training, model):
         columns = next(csv.reader(handle))
     assert ("classification_acc" in columns) == ("num_classes" in model), columns
     assert keras.mixed_precision.global_policy().name == "float32", "the runner restores the policy"
+    with open(os.path.join(run_dir, "config.yaml")) as handle:
+        assert yaml.safe_load(handle)["task"] == {"name": "sentiment", **task}
 
 
 def test_a_classification_head_must_match_the_data(tiny):

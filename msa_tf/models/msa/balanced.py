@@ -5,10 +5,10 @@ import tensorflow as tf
 from keras import ops
 
 from msa_tf.layers import MaskedPooling
-from msa_tf.models.msa.components import MODALITIES, modality_inputs
+from msa_tf.modalities import MODALITIES
+from msa_tf.models.msa.components import modality_inputs
 from msa_tf.models.msa.seq_level import MSASeqLevelModel
 from msa_tf.models.registry import register
-from msa_tf.validation import check_rate
 
 
 @register("msa_balanced")
@@ -32,16 +32,16 @@ class BalancedMSAModel(MSASeqLevelModel):
     and so on.
 
     Args:
-        modality_dropout: probability of dropping a modality of a sample in training.
-        aux_weight: the overall scale of the unimodal losses.
-        balance: the exponent of the progress ratio (0 = equal weights).
+        modality_dropout: probability of dropping a modality of a sample in training,
+            in [0, 1).
+        aux_weight: the overall scale of the unimodal losses, >= 0.
+        balance: the exponent of the progress ratio, >= 0 (0 = equal weights).
         ema_decay: the decay of the running unimodal losses, in [0, 1).
-        seed: seed of the modality dropout.
+        seed: seed of the modality dropout, an integer >= 0.
         Other arguments: as for `MSASeqLevelModel`.
 
     Example:
-    >>> model = BalancedMSAModel(seq_len=6, text_dim=5, audio_dim=4, video_dim=3,
-    ...                          model_dim=8, num_heads=2, ff_dim=16)
+    >>> model = BalancedMSAModel(model_dim=8, num_heads=2, ff_dim=16)
     >>> inputs = {"text": np.ones((2, 6, 5)), "audio": np.ones((2, 6, 4)),
     ...           "vision": np.ones((2, 6, 3))}
     >>> model(inputs)["regression"].shape
@@ -54,18 +54,18 @@ class BalancedMSAModel(MSASeqLevelModel):
 
     def __init__(
         self,
-        seq_len=50,
-        text_dim=768,
-        audio_dim=74,
-        video_dim=35,
+        seq_len=None,
+        text_dim=None,
+        audio_dim=None,
+        vision_dim=None,
         model_dim=64,
         num_heads=4,
         ff_dim=128,
-        n_layers_mod=1,
-        n_layers_fuse=1,
+        num_layers=1,
+        num_cross_layers=1,
         bidirectional_fusion=False,
-        pooling_method="attention",
-        dropout_rate=0.1,
+        pooling="attention",
+        dropout=0.1,
         text_vocab_size=None,
         num_classes=None,
         modality_dropout=0.1,
@@ -76,21 +76,14 @@ class BalancedMSAModel(MSASeqLevelModel):
         **kwargs,
     ):
         super().__init__(
-            seq_len=seq_len, text_dim=text_dim, audio_dim=audio_dim, video_dim=video_dim,
-            model_dim=model_dim, num_heads=num_heads, ff_dim=ff_dim, n_layers_mod=n_layers_mod,
-            n_layers_fuse=n_layers_fuse, bidirectional_fusion=bidirectional_fusion,
-            pooling_method=pooling_method, dropout_rate=dropout_rate,
-            text_vocab_size=text_vocab_size, num_classes=num_classes, **kwargs,
+            seq_len=seq_len, text_dim=text_dim, audio_dim=audio_dim, vision_dim=vision_dim,
+            model_dim=model_dim, num_heads=num_heads, ff_dim=ff_dim, num_layers=num_layers,
+            num_cross_layers=num_cross_layers, bidirectional_fusion=bidirectional_fusion,
+            pooling=pooling, dropout=dropout, text_vocab_size=text_vocab_size,
+            num_classes=num_classes, **kwargs,
         )
-        self.modality_dropout = check_rate("modality_dropout", modality_dropout)
-        if not isinstance(aux_weight, (int, float)) or aux_weight < 0:
-            raise ValueError(f"`aux_weight` must be a number >= 0; received aux_weight={aux_weight!r}")
-        if not isinstance(balance, (int, float)) or balance < 0:
-            raise ValueError(f"`balance` must be a number >= 0; received balance={balance!r}")
-        self.aux_weight = float(aux_weight)
-        self.balance = float(balance)
-        self.ema_decay = check_rate("ema_decay", ema_decay)
-        self.seed = seed
+        self._set_arguments(modality_dropout=modality_dropout, aux_weight=aux_weight,
+                            balance=balance, ema_decay=ema_decay, seed=seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.aux_poolers = {
             m: MaskedPooling("mean", dtype=self.dtype_policy, name=f"{m}_aux_pooling")

@@ -1,168 +1,40 @@
 """Pieces every multimodal sentiment model shares: input parsing, projection, heads."""
 
-import inspect
-
 import keras
-from keras import ops
 
-from msa_tf.layers import LearnablePositionalEmbedding, TransformerBlock
-from msa_tf.layers.masking import check_mask
-from msa_tf.validation import check_positive_int, check_rate
+# The input parsing and the encoders live in msa_tf.layers; the models import them from here too.
+from msa_tf.layers import (  # noqa: F401
+    ModalityProjection,
+    SequenceEncoder,
+    check_modalities,
+    modality_inputs,
+)
+from msa_tf.modalities import MODALITIES
+from msa_tf.validation import (
+    check_choice,
+    check_int,
+    check_number,
+    check_positive_int,
+    check_rate,
+    constructor_arguments,
+    optional,
+    per_key,
+)
 
-MODALITIES = ("text", "audio", "vision")
 
+def sequence_encoders(model, modalities=MODALITIES):
+    """`{modality: SequenceEncoder}` made from `model`'s arguments of the same names.
 
-def check_modalities(inputs, modalities=MODALITIES):
-    """Raises `ValueError` unless `inputs` (tensors or shapes) is a dict with `modalities`."""
-    if not isinstance(inputs, dict):
-        raise ValueError(
-            "MSA models take a dict with keys 'text', 'audio', 'vision' and their masks; "
-            f"received {type(inputs).__name__}"
-        )
-    for modality in modalities:
-        if modality not in inputs:
-            raise ValueError(f"The input dict has no {modality!r}; received keys {sorted(inputs)}")
-
-
-def modality_inputs(inputs, modalities=MODALITIES):
-    """`{modality: (sequence, mask)}` from the MSA input dict.
-
-    The dict holds `text`, `audio`, `vision` and optionally `text_mask`, `audio_mask`,
-    `vision_mask` (boolean, `True` = real step); a missing mask means every step is
-    real. Raises `ValueError` naming a missing modality.
+    Each encoder is `model_dim` wide with `num_layers` blocks; its position table has
+    `seq_len` steps (one int or a dict per modality), or with `seq_len=None` the length
+    of its input. Text is read as token ids when `text_vocab_size` is set.
     """
-    check_modalities(inputs, modalities)
-    parsed = {}
-    for modality in modalities:
-        sequence = inputs[modality]
-        mask = check_mask(inputs.get(f"{modality}_mask"), sequence, f"{modality}_mask")
-        if mask is None:
-            mask = ops.ones(ops.shape(sequence)[:2], dtype="bool")
-        parsed[modality] = (sequence, mask)
-    return parsed
-
-
-@keras.saving.register_keras_serializable(package="msa_tf")
-class ModalityProjection(keras.layers.Layer):
-    """Maps one modality to `width` features: `Dense` for features, `Embedding` for ids.
-
-    Args:
-        width: output feature size.
-        vocab_size: `None` for feature inputs `(batch, time, dim)`; the vocabulary size
-            for token-id inputs `(batch, time)`.
-
-    Example:
-    >>> ModalityProjection(8)(np.ones((2, 5, 3))).shape
-    TensorShape([2, 5, 8])
-    >>> ModalityProjection(8, vocab_size=100)(np.ones((2, 5), "int32")).shape
-    TensorShape([2, 5, 8])
-    """
-
-    def __init__(self, width, vocab_size=None, **kwargs):
-        super().__init__(**kwargs)
-        self.width = check_positive_int("width", width)
-        self.vocab_size = None if vocab_size is None else check_positive_int("vocab_size", vocab_size)
-        self.supports_masking = True
-
-    def build(self, inputs_shape):
-        if self.vocab_size is None:
-            self.projection = keras.layers.Dense(self.width, dtype=self.dtype_policy, name="dense")
-        else:
-            self.projection = keras.layers.Embedding(
-                self.vocab_size, self.width, dtype=self.dtype_policy, name="embedding"
-            )
-        self.projection.build(inputs_shape)
-
-    def call(self, inputs):
-        return self.projection(inputs)
-
-    def compute_mask(self, inputs, previous_mask=None):
-        return previous_mask
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(width=self.width, vocab_size=self.vocab_size)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="msa_tf")
-class SequenceEncoder(keras.layers.Layer):
-    """Projection, learnable positions and `n_layers` pre-norm transformer blocks.
-
-    Args:
-        width, num_heads, ff_dim, dropout: of the transformer blocks.
-        n_layers: number of blocks (0 keeps projection and positions only).
-        max_length: the longest sequence (size of the position table).
-        vocab_size: for token-id inputs, else `None`.
-
-    Call arguments:
-        inputs: `(batch, time, dim)` features or `(batch, time)` token ids.
-        mask: boolean `(batch, time)`, `True` = real step.
-
-    Example:
-    >>> SequenceEncoder(8, 2, 16, 1, max_length=6)(np.ones((2, 6, 3))).shape
-    TensorShape([2, 6, 8])
-    """
-
-    def __init__(self, width, num_heads, ff_dim, n_layers, max_length, vocab_size=None,
-                 dropout=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.width = width
-        self.num_heads = num_heads
-        self.ff_dim = ff_dim
-        if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 0:
-            raise ValueError(f"`n_layers` must be an integer >= 0; received n_layers={n_layers!r}")
-        self.n_layers = n_layers
-        self.max_length = max_length
-        self.vocab_size = vocab_size
-        self.dropout = dropout
-        self.projection = ModalityProjection(width, vocab_size, dtype=self.dtype_policy)
-        self.positions = LearnablePositionalEmbedding(max_length, dtype=self.dtype_policy)
-        self.blocks = [
-            TransformerBlock(width, num_heads, ff_dim=ff_dim, dropout=dropout,
-                             dtype=self.dtype_policy, name=f"block_{i}")
-            for i in range(n_layers)
-        ]
-        self.supports_masking = True
-
-    def build(self, inputs_shape):
-        self.projection.build(inputs_shape)
-        shape = (*inputs_shape[:2], self.width)
-        self.positions.build(shape)
-        for block in self.blocks:
-            block.build(shape)
-
-    def call(self, inputs, mask=None, training=None):
-        x = self.positions(self.projection(inputs))
-        for block in self.blocks:
-            x = block(x, mask=mask, training=training)
-        return x
-
-    def compute_mask(self, inputs, previous_mask=None):
-        return previous_mask
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            width=self.width, num_heads=self.num_heads, ff_dim=self.ff_dim,
-            n_layers=self.n_layers, max_length=self.max_length, vocab_size=self.vocab_size,
-            dropout=self.dropout,
-        )
-        return config
-
-
-def sequence_encoders(modalities, seq_len, width, num_heads, ff_dim, n_layers, dropout,
-                      text_vocab_size, dtype):
-    """`{modality: SequenceEncoder}`, token ids for text when `text_vocab_size` is set.
-
-    `seq_len` is one int or a dict per modality (the longest sequence of each).
-    """
-    lengths = per_modality("seq_len", seq_len, check_positive_int)
+    lengths = per_key("seq_len", model.seq_len, MODALITIES, optional(check_positive_int))
     return {
         m: SequenceEncoder(
-            width, num_heads, ff_dim, n_layers, lengths[m],
-            vocab_size=text_vocab_size if m == "text" else None,
-            dropout=dropout, dtype=dtype, name=f"{m}_encoder",
+            model.model_dim, model.num_heads, model.ff_dim, model.num_layers, lengths[m],
+            vocab_size=model.text_vocab_size if m == "text" else None,
+            dropout=model.dropout, dtype=model.dtype_policy, name=f"{m}_encoder",
         )
         for m in modalities
     }
@@ -221,76 +93,111 @@ class SentimentHead(keras.layers.Layer):
         return config
 
 
-class SentimentModel(keras.Model):
-    """Base of the sentiment models: a flat config of plain constructor values.
+def check_per_modality(name, value, check=check_positive_int):
+    """`value`, one value for every modality or a dict naming each, checked by `check`.
 
-    A subclass stores each `__init__` argument as an attribute of the same name;
-    `get_config()` returns them all, so `from_config(config)` is `cls(**config)`.
+    Returns it in the form it was given (a dict is copied).
+
+    >>> check_per_modality("seq_len", 5), check_per_modality("seq_len", dict(text=4, audio=6, vision=2))
+    (5, {'text': 4, 'audio': 6, 'vision': 2})
     """
+    checked = per_key(name, value, MODALITIES, check)
+    return checked if isinstance(value, dict) else checked[MODALITIES[0]]
+
+
+def check_bool(name, value):
+    """Returns `value` if it is `True` or `False`, else raises `ValueError`."""
+    return check_choice(name, value, (True, False))
+
+
+def _check_non_negative(name, value):
+    return check_number(name, value, low=0)
+
+
+# The check of each argument name, the same in every model of the zoo that takes it.
+# `seq_len`, `text_dim`, `audio_dim` and `vision_dim` are optional (`None`: taken from
+# the inputs when the model is built). Arguments whose accepted values depend on the
+# model (`pooling`, the `model_dim` of TFN and LMF) are checked by the model itself.
+ARGUMENT_CHECKS = {
+    "seq_len": optional(check_per_modality),
+    "text_dim": optional(check_positive_int),
+    "audio_dim": optional(check_positive_int),
+    "vision_dim": optional(check_positive_int),
+    "model_dim": check_positive_int,
+    "num_heads": check_positive_int,
+    "ff_dim": check_positive_int,
+    "num_layers": check_int,
+    "num_cross_layers": check_positive_int,
+    "quality_dim": check_positive_int,
+    "post_fusion_dim": check_positive_int,
+    "rank": check_positive_int,
+    "dropout": check_rate,
+    "attention_dropout": check_rate,
+    "embedding_dropout": check_rate,
+    "output_dropout": check_rate,
+    "modality_dropout": check_rate,
+    "ema_decay": check_rate,
+    "aux_weight": _check_non_negative,
+    "balance": _check_non_negative,
+    "seed": check_int,
+    "bidirectional_fusion": check_bool,
+    "causal": check_bool,
+    "conv_kernel_sizes": check_per_modality,
+    "text_vocab_size": optional(check_positive_int),
+    "num_classes": optional(check_positive_int),
+}
+
+
+class SentimentModel(keras.Model):
+    """Base of the sentiment models: checked arguments and a flat config of them.
+
+    A subclass stores each `__init__` argument as an attribute of the same name
+    (`_set_arguments` checks and stores them); `get_config()` returns them all, so
+    `from_config(config)` is `cls(**config)`.
+    """
+
+    def _set_arguments(self, **arguments):
+        """Checks each argument named in `ARGUMENT_CHECKS`, stores every one as an attribute."""
+        for name, value in arguments.items():
+            check = ARGUMENT_CHECKS.get(name)
+            setattr(self, name, value if check is None else check(name, value))
 
     def get_config(self):
         config = super().get_config()
-        parameters = inspect.signature(type(self).__init__).parameters
-        for name, parameter in parameters.items():
-            if name != "self" and parameter.kind == parameter.POSITIONAL_OR_KEYWORD:
-                value = getattr(self, name)
-                config[name] = list(value) if isinstance(value, tuple) else value
+        for name in constructor_arguments(type(self)):
+            value = getattr(self, name)
+            config[name] = list(value) if isinstance(value, tuple) else value
         return config
 
 
-def per_modality(name, value, check):
-    """`value` (one value, or a dict naming every modality) as a checked dict."""
-    if isinstance(value, dict):
-        if set(value) != set(MODALITIES):
-            raise ValueError(
-                f"`{name}` must be one value or a dict with the keys {MODALITIES}; "
-                f"received {name}={value!r}"
-            )
-        values = dict(value)
-    else:
-        values = {modality: value for modality in MODALITIES}
-    return {modality: check(f"{name}[{modality!r}]", item) for modality, item in values.items()}
-
-
-# The argument that names each modality's feature size (the vision input is `vision`).
-DIM_ARGUMENTS = {"text": "text_dim", "audio": "audio_dim", "vision": "video_dim"}
-
-
-def optional(check):
-    """`check` that lets `None` through (meaning "any")."""
-    return lambda name, value: None if value is None else check(name, value)
-
-
-def check_data_arguments(seq_len, text_dim, audio_dim, video_dim):
-    """Checks the optional data arguments; `None` means "any". Raises `ValueError`."""
-    if seq_len is not None:
-        per_modality("seq_len", seq_len, check_positive_int)
-    for name, value in zip(DIM_ARGUMENTS.values(), (text_dim, audio_dim, video_dim)):
-        optional(check_positive_int)(name, value)
-
-
-def check_input_shapes(model, inputs_shape):
+def check_input_shapes(model, inputs_shape, modalities=MODALITIES, needs_lengths=False):
     """Checks the input dict's shapes against `model`'s data arguments.
 
-    `model` has the attributes `seq_len`, `text_dim`, `audio_dim`, `video_dim` (each
-    `None` = unchecked) and `text_vocab_size`. Raises `ValueError` naming the input
-    and the argument it contradicts.
+    `model` has the attributes `seq_len`, `text_dim`, `audio_dim`, `vision_dim` (each
+    `None` = unchecked) and `text_vocab_size`. With `needs_lengths` (a layer is sized
+    by the input lengths) and no `seq_len`, every length must be known. Raises
+    `ValueError` naming the input and the argument it contradicts.
     """
-    check_modalities(inputs_shape)
-    lengths = None if model.seq_len is None else per_modality("seq_len", model.seq_len,
-                                                              check_positive_int)
-    for m in MODALITIES:
+    check_modalities(inputs_shape, modalities)
+    lengths = None if model.seq_len is None else per_key("seq_len", model.seq_len, MODALITIES,
+                                                         check_positive_int)
+    for m in modalities:
         shape = tuple(inputs_shape[m])
         token_ids = m == "text" and model.text_vocab_size is not None
         if len(shape) != (2 if token_ids else 3):
             expected = "(batch, time) token ids" if token_ids else "(batch, time, dim) features"
             raise ValueError(f"`{m}` must be {expected}; received {m} with shape {shape}")
-        dim_argument = DIM_ARGUMENTS[m]
+        dim_argument = f"{m}_dim"
         dim = getattr(model, dim_argument)
         if not token_ids and dim is not None and shape[-1] is not None and shape[-1] != dim:
             raise ValueError(
                 f"The last dimension of `{m}` must equal `{dim_argument}`={dim}; "
                 f"received {m} with shape {shape}"
+            )
+        if needs_lengths and lengths is None and shape[1] is None:
+            raise ValueError(
+                f"`seq_len` must be given for inputs of unknown length (it sizes the position "
+                f"table); received seq_len=None and {m} with shape {shape}"
             )
         if lengths is not None and shape[1] is not None and shape[1] > lengths[m]:
             raise ValueError(

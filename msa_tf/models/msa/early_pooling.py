@@ -5,16 +5,16 @@ from keras import ops
 
 from msa_tf.layers import MaskedPooling
 from msa_tf.layers.masked_pooling import POOLING_METHODS
+from msa_tf.modalities import MODALITIES
 from msa_tf.models.msa.components import (
-    MODALITIES,
     SentimentHead,
     SentimentModel,
-    check_modalities,
+    check_input_shapes,
     modality_inputs,
     sequence_encoders,
 )
 from msa_tf.models.registry import register
-from msa_tf.validation import check_choice, check_positive_int, check_rate
+from msa_tf.validation import check_choice, check_divisible
 
 
 @register("msa")
@@ -23,20 +23,22 @@ class MSAModel(SentimentModel):
     """Per-modality transformer encoders, masked pooling right after each, an MLP head.
 
     Each modality in `modalities` is projected to `model_dim`, gets learnable
-    positions and `n_layers` transformer blocks, and is pooled over its real steps;
+    positions and `num_layers` transformer blocks, and is pooled over its real steps;
     the pooled vectors are concatenated into an MLP (`SentimentHead`). Modalities
     only meet in the head: the early-pooling baseline.
 
     Args:
-        seq_len: the longest sequence, one int or a dict per modality.
-        text_dim, audio_dim, video_dim: input feature sizes (the vision input is called
-            `vision`); `text_dim` is unused with `text_vocab_size`.
+        seq_len: the longest sequence (the size of the position tables), one int or a
+            dict per modality; `None`: the lengths of the inputs the model is built on.
+        text_dim, audio_dim, vision_dim: input feature sizes, `None`: taken from the
+            inputs; `text_dim` is unused with `text_vocab_size`. Inputs that contradict
+            a given data argument raise `ValueError` when the model is built.
         model_dim: the common width.
         num_heads: attention heads; must divide `model_dim`.
         ff_dim: feed-forward width of every block.
-        n_layers: transformer blocks per modality.
+        num_layers: transformer blocks per modality (0: projection and positions only).
         pooling: `"mean"`, `"max"`, `"attention"` or `"last"`.
-        dropout_rate: dropout everywhere, in [0, 1).
+        dropout: dropout everywhere, in [0, 1).
         text_vocab_size: `None` for text features, else the vocabulary of token ids.
         num_classes: `None`, or the classes of an extra `classification` output.
         modalities: the modalities the model reads, a subset of text, audio, vision.
@@ -47,8 +49,7 @@ class MSAModel(SentimentModel):
     Returns `{"regression": (batch, 1)}` (float32), plus `"classification"` logits.
 
     Example:
-    >>> model = MSAModel(seq_len=6, text_dim=5, audio_dim=4, video_dim=3, model_dim=8,
-    ...                  num_heads=2, ff_dim=16)
+    >>> model = MSAModel(model_dim=8, num_heads=2, ff_dim=16)
     >>> inputs = {"text": np.ones((2, 6, 5)), "audio": np.ones((2, 6, 4)),
     ...           "vision": np.ones((2, 6, 3))}
     >>> model(inputs)["regression"].shape
@@ -57,55 +58,45 @@ class MSAModel(SentimentModel):
 
     def __init__(
         self,
-        seq_len=50,
-        text_dim=768,
-        audio_dim=74,
-        video_dim=35,
+        seq_len=None,
+        text_dim=None,
+        audio_dim=None,
+        vision_dim=None,
         model_dim=64,
         num_heads=4,
         ff_dim=128,
-        n_layers=1,
+        num_layers=1,
         pooling="mean",
-        dropout_rate=0.1,
+        dropout=0.1,
         text_vocab_size=None,
         num_classes=None,
         modalities=MODALITIES,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.seq_len = seq_len
-        self.text_dim = check_positive_int("text_dim", text_dim)
-        self.audio_dim = check_positive_int("audio_dim", audio_dim)
-        self.video_dim = check_positive_int("video_dim", video_dim)
-        self.model_dim = model_dim
-        self.num_heads = num_heads
-        self.ff_dim = ff_dim
-        self.n_layers = n_layers
-        self.pooling = check_choice("pooling", pooling, POOLING_METHODS)
-        self.dropout_rate = check_rate("dropout_rate", dropout_rate)
-        self.text_vocab_size = text_vocab_size
-        self.num_classes = num_classes
-        self.modalities = tuple(modalities)
-        if not self.modalities or any(m not in MODALITIES for m in self.modalities) or len(
-            set(self.modalities)
-        ) != len(self.modalities):
+        if not (isinstance(modalities, (list, tuple)) and modalities
+                and set(modalities) <= set(MODALITIES) and len(set(modalities)) == len(modalities)):
             raise ValueError(
                 f"`modalities` must be distinct names among {MODALITIES}; "
                 f"received modalities={modalities!r}"
             )
-        self.encoders = sequence_encoders(
-            self.modalities, seq_len, model_dim, num_heads, ff_dim, n_layers, dropout_rate,
-            text_vocab_size, self.dtype_policy,
+        self._set_arguments(
+            seq_len=seq_len, text_dim=text_dim, audio_dim=audio_dim, vision_dim=vision_dim,
+            model_dim=model_dim, num_heads=num_heads, ff_dim=ff_dim, num_layers=num_layers,
+            pooling=check_choice("pooling", pooling, POOLING_METHODS), dropout=dropout,
+            text_vocab_size=text_vocab_size, num_classes=num_classes, modalities=tuple(modalities),
         )
+        check_divisible("model_dim", model_dim, "num_heads", num_heads)
+        self.encoders = sequence_encoders(self, self.modalities)
         self.poolers = {
             m: MaskedPooling(pooling, dtype=self.dtype_policy, name=f"{m}_pooling")
             for m in self.modalities
         }
-        self.head = SentimentHead(model_dim, dropout_rate, num_classes, dtype=self.dtype_policy,
+        self.head = SentimentHead(model_dim, dropout, num_classes, dtype=self.dtype_policy,
                                   name="head")
 
     def build(self, inputs_shape):
-        check_modalities(inputs_shape, self.modalities)
+        check_input_shapes(self, inputs_shape, self.modalities, needs_lengths=True)
         for m in self.modalities:
             self.encoders[m].build(inputs_shape[m])
             self.poolers[m].build((*inputs_shape[m][:2], self.model_dim))
@@ -134,8 +125,7 @@ class UnimodalModel(MSAModel):
         Other arguments: as for `MSAModel` (without `modalities`).
 
     Example:
-    >>> model = UnimodalModel("audio", seq_len=6, audio_dim=4, model_dim=8, num_heads=2,
-    ...                       ff_dim=16)
+    >>> model = UnimodalModel("audio", model_dim=8, num_heads=2, ff_dim=16)
     >>> model({"audio": np.ones((2, 6, 4))})["regression"].shape
     TensorShape([2, 1])
     """
@@ -143,24 +133,24 @@ class UnimodalModel(MSAModel):
     def __init__(
         self,
         modality="text",
-        seq_len=50,
-        text_dim=768,
-        audio_dim=74,
-        video_dim=35,
+        seq_len=None,
+        text_dim=None,
+        audio_dim=None,
+        vision_dim=None,
         model_dim=64,
         num_heads=4,
         ff_dim=128,
-        n_layers=1,
+        num_layers=1,
         pooling="mean",
-        dropout_rate=0.1,
+        dropout=0.1,
         text_vocab_size=None,
         num_classes=None,
         **kwargs,
     ):
         self.modality = check_choice("modality", modality, MODALITIES)
         super().__init__(
-            seq_len=seq_len, text_dim=text_dim, audio_dim=audio_dim, video_dim=video_dim,
-            model_dim=model_dim, num_heads=num_heads, ff_dim=ff_dim, n_layers=n_layers,
-            pooling=pooling, dropout_rate=dropout_rate, text_vocab_size=text_vocab_size,
+            seq_len=seq_len, text_dim=text_dim, audio_dim=audio_dim, vision_dim=vision_dim,
+            model_dim=model_dim, num_heads=num_heads, ff_dim=ff_dim, num_layers=num_layers,
+            pooling=pooling, dropout=dropout, text_vocab_size=text_vocab_size,
             num_classes=num_classes, modalities=(modality,), **kwargs,
         )

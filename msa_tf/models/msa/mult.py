@@ -11,17 +11,15 @@ from msa_tf.layers import (
     SinusoidalPositionalEmbedding,
     TransformerBlock,
 )
+from msa_tf.modalities import MODALITIES
 from msa_tf.models.msa.components import (
-    MODALITIES,
     ModalityProjection,
     SentimentModel,
-    check_modalities,
+    check_input_shapes,
     modality_inputs,
-    optional,
-    per_modality,
 )
 from msa_tf.models.registry import register
-from msa_tf.validation import check_choice, check_divisible, check_positive_int, check_rate
+from msa_tf.validation import check_choice, check_divisible, check_positive_int, per_key
 
 CONV_PADDINGS = ("same", "valid", "causal")
 # Each target modality is attended from the two others, in MulT's order.
@@ -44,44 +42,45 @@ class MulT(SentimentModel):
     """The Multimodal Transformer: six directional cross-modal transformers.
 
     Each modality goes through a temporal `Conv1D` (no bias, run in float32) to
-    `d_model` features (token-id text through an `Embedding` instead); padded steps
+    `model_dim` features (token-id text through an `Embedding` instead); padded steps
     are set to zero before it, so a real step never reads a padded value. Every
     transformer input is scaled by `sqrt(width)` and gets sinusoidal positions,
     counted over the real steps only, so left and right padding give the same
     prediction. Each target modality is attended from each of the two others by
-    `cross_layers` pre-norm `CrossAttentionBlock`s (both sequences normalised); the
-    two results are concatenated (`2 * d_model`) and go through `self_layers`
+    `num_cross_layers` pre-norm `CrossAttentionBlock`s (both sequences normalised); the
+    two results are concatenated (`2 * model_dim`) and go through `num_layers`
     pre-norm `TransformerBlock`s. Every block has MulT's ReLU feed-forward network
     (4 times its width) and every stack ends with a layer normalisation. The last
     real step of each target (`MaskedPooling("last")`, wherever the padding is) is
-    taken, the three are concatenated (`6 * d_model`) into MulT's residual MLP
+    taken, the three are concatenated (`6 * model_dim`) into MulT's residual MLP
     (`proj1` -> ReLU -> dropout -> `proj2`, plus its input), and float32 output
     layers give the results. Padded steps never change a prediction.
 
     Args:
         seq_len: the longest sequence, one int or a dict per modality; with
-            `conv_padding="valid"` every kernel must fit in it. Like `text_dim`,
-            `audio_dim` and `video_dim` it describes the inputs (for export); the
-            layers build from the shapes they receive.
-        text_dim, audio_dim, video_dim: input feature sizes (the vision input is called
-            `vision`); `text_dim` is unused with `text_vocab_size`.
-        d_model: the common width of the cross-modal transformers (the
-            self-attention transformers are `2 * d_model` wide).
-        num_heads: attention heads of every block; must divide `d_model`.
-        cross_layers: `CrossAttentionBlock`s per direction (six directions).
-        self_layers: `TransformerBlock`s per target modality (three targets).
+            `conv_padding="valid"` every kernel must fit in it. `None`: any length.
+        text_dim, audio_dim, vision_dim: input feature sizes, `None`: any;
+            `text_dim` is unused with `text_vocab_size`. The layers build from the
+            shapes they receive; inputs that contradict a given data argument raise
+            `ValueError` when the model is built.
+        model_dim: the common width of the cross-modal transformers (the
+            self-attention transformers are `2 * model_dim` wide).
+        num_heads: attention heads of every block; must divide `model_dim`.
+        num_cross_layers: `CrossAttentionBlock`s per direction (six directions).
+        num_layers: `TransformerBlock`s per target modality (three targets).
         conv_kernel_sizes: kernel size of the temporal convolutions, one int or a
             dict per modality (MulT uses 1); unused for token-id text.
         conv_padding: `"same"` (one output per step), `"valid"` (only windows made
             of real steps are real: a sequence loses `kernel - 1` steps, and one
             shorter than the kernel contributes nothing) or `"causal"` (a step sees
             itself and the `kernel - 1` steps before it).
-        attn_dropout: dropout of every block, on the attention weights and on each
-            sub-layer output before its residual sum (MulT's `attn_dropout` and
+        attention_dropout: dropout of every block, on the attention weights and on
+            each sub-layer output before its residual sum (MulT's `attn_dropout` and
             `res_dropout`), in [0, 1).
-        embed_dropout: dropout on the text features and on every transformer input
-            after positions are added, in [0, 1).
-        out_dropout: dropout inside the residual MLP, in [0, 1).
+        embedding_dropout: dropout on the text features and on every transformer
+            input after positions are added (MulT's `embed_dropout`), in [0, 1).
+        output_dropout: dropout inside the residual MLP (MulT's `out_dropout`), in
+            [0, 1).
         causal: if `True`, the self-attention transformers are causal: a step attends
             to itself and earlier real steps only, so each step summarises the
             sequence up to that point (the prediction reads the last real step,
@@ -100,8 +99,8 @@ class MulT(SentimentModel):
     logits `(batch, num_classes)` when `num_classes` is set.
 
     Example:
-    >>> model = MulT(seq_len=6, text_dim=5, audio_dim=4, video_dim=3, d_model=8,
-    ...              num_heads=2, cross_layers=1, self_layers=1, num_classes=3)
+    >>> model = MulT(model_dim=8, num_heads=2, num_cross_layers=1, num_layers=1,
+    ...              num_classes=3)
     >>> inputs = {"text": np.ones((2, 6, 5)), "audio": np.ones((2, 9, 4)),
     ...           "vision": np.ones((2, 4, 3)),
     ...           "audio_mask": create_padding_mask(lengths=[9, 5], max_length=9)}
@@ -115,74 +114,60 @@ class MulT(SentimentModel):
 
     def __init__(
         self,
-        seq_len=50,
-        text_dim=768,
-        audio_dim=74,
-        video_dim=35,
-        d_model=30,
+        seq_len=None,
+        text_dim=None,
+        audio_dim=None,
+        vision_dim=None,
+        model_dim=30,
         num_heads=5,
-        cross_layers=4,
-        self_layers=3,
+        num_cross_layers=4,
+        num_layers=3,
         conv_kernel_sizes=1,
         conv_padding="same",
-        attn_dropout=0.1,
-        embed_dropout=0.25,
-        out_dropout=0.0,
+        attention_dropout=0.1,
+        embedding_dropout=0.25,
+        output_dropout=0.0,
         causal=False,
         text_vocab_size=None,
         num_classes=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.seq_len = dict(seq_len) if isinstance(seq_len, dict) else seq_len
-        lengths = per_modality("seq_len", seq_len, check_positive_int)
-        self.text_dim = check_positive_int("text_dim", text_dim)
-        self.audio_dim = check_positive_int("audio_dim", audio_dim)
-        self.video_dim = check_positive_int("video_dim", video_dim)
-        self.d_model = check_positive_int("d_model", d_model)
-        self.num_heads = check_positive_int("num_heads", num_heads)
-        check_divisible("d_model", d_model, "num_heads", num_heads)
-        self.cross_layers = check_positive_int("cross_layers", cross_layers)
-        self.self_layers = check_positive_int("self_layers", self_layers)
-        self.conv_kernel_sizes = (
-            dict(conv_kernel_sizes) if isinstance(conv_kernel_sizes, dict) else conv_kernel_sizes
+        self._set_arguments(
+            seq_len=seq_len, text_dim=text_dim, audio_dim=audio_dim, vision_dim=vision_dim,
+            model_dim=model_dim, num_heads=num_heads, num_cross_layers=num_cross_layers,
+            num_layers=num_layers, conv_kernel_sizes=conv_kernel_sizes,
+            conv_padding=check_choice("conv_padding", conv_padding, CONV_PADDINGS),
+            attention_dropout=attention_dropout, embedding_dropout=embedding_dropout,
+            output_dropout=output_dropout, causal=causal, text_vocab_size=text_vocab_size,
+            num_classes=num_classes,
         )
-        self._kernels = per_modality("conv_kernel_sizes", conv_kernel_sizes, check_positive_int)
-        self.conv_padding = check_choice("conv_padding", conv_padding, CONV_PADDINGS)
-        self.attn_dropout = check_rate("attn_dropout", attn_dropout)
-        self.embed_dropout = check_rate("embed_dropout", embed_dropout)
-        self.out_dropout = check_rate("out_dropout", out_dropout)
-        self.causal = bool(causal)
-        self.text_vocab_size = optional(check_positive_int)("text_vocab_size", text_vocab_size)
-        self.num_classes = optional(check_positive_int)("num_classes", num_classes)
-        if conv_padding == "valid":
+        check_divisible("model_dim", model_dim, "num_heads", num_heads)
+        self._kernels = per_key("conv_kernel_sizes", conv_kernel_sizes, MODALITIES, check_positive_int)
+        if seq_len is not None:
+            lengths = per_key("seq_len", seq_len, MODALITIES, check_positive_int)
             for m in self._convolved():
-                if self._kernels[m] > lengths[m]:
-                    raise ValueError(
-                        f"With conv_padding='valid', `conv_kernel_sizes[{m!r}]` must be at most "
-                        f"seq_len[{m!r}]={lengths[m]}; received "
-                        f"conv_kernel_sizes[{m!r}]={self._kernels[m]}"
-                    )
+                self._check_kernel(m, lengths[m], f"seq_len[{m!r}]={lengths[m]}")
 
         policy = self.dtype_policy
         self.projections = {}
         for m in MODALITIES:
             if m == "text" and text_vocab_size is not None:
                 self.projections[m] = ModalityProjection(
-                    d_model, text_vocab_size, dtype=policy, name="text_embedding"
+                    model_dim, text_vocab_size, dtype=policy, name="text_embedding"
                 )
             else:
                 # In float32: raw features come at any scale, and a kernel's
                 # gradient, summed over every step of the batch, overflows float16
                 # under loss scaling. The output is cast to the compute dtype.
                 self.projections[m] = keras.layers.Conv1D(
-                    d_model, self._kernels[m], padding=conv_padding, use_bias=False,
+                    model_dim, self._kernels[m], padding=conv_padding, use_bias=False,
                     dtype="float32", name=f"{m}_conv",
                 )
-        self.text_dropout = keras.layers.Dropout(embed_dropout, dtype=policy, name="text_dropout")
+        self.text_dropout = keras.layers.Dropout(embedding_dropout, dtype=policy, name="text_dropout")
         self.positions = SinusoidalPositionalEmbedding(dtype=policy, name="positions")
-        self.embedding_dropout = keras.layers.Dropout(
-            embed_dropout, dtype=policy, name="embedding_dropout"
+        self.embedded_dropout = keras.layers.Dropout(
+            embedding_dropout, dtype=policy, name="embedding_dropout"
         )
 
         def norm(name):
@@ -193,26 +178,26 @@ class MulT(SentimentModel):
             direction = f"{target}_from_{source}"
             self.cross_blocks[direction] = [
                 CrossAttentionBlock(
-                    d_model, num_heads, dropout=attn_dropout, activation="relu",
+                    model_dim, num_heads, dropout=attention_dropout, activation="relu",
                     dtype=policy, name=f"{direction}_block_{i}",
                 )
-                for i in range(cross_layers)
+                for i in range(num_cross_layers)
             ]
             self.cross_norms[direction] = norm(f"{direction}_norm")
         self.self_blocks, self.self_norms = {}, {}
         for m in MODALITIES:
             self.self_blocks[m] = [
                 TransformerBlock(
-                    2 * d_model, num_heads, dropout=attn_dropout, activation="relu",
+                    2 * model_dim, num_heads, dropout=attention_dropout, activation="relu",
                     causal=causal, dtype=policy, name=f"{m}_self_block_{i}",
                 )
-                for i in range(self_layers)
+                for i in range(num_layers)
             ]
             self.self_norms[m] = norm(f"{m}_self_norm")
         self.pool = MaskedPooling("last", dtype=policy, name="last_step")
-        self.proj1 = keras.layers.Dense(6 * d_model, activation="relu", dtype=policy, name="proj1")
-        self.mlp_dropout = keras.layers.Dropout(out_dropout, dtype=policy, name="mlp_dropout")
-        self.proj2 = keras.layers.Dense(6 * d_model, dtype=policy, name="proj2")
+        self.proj1 = keras.layers.Dense(6 * model_dim, activation="relu", dtype=policy, name="proj1")
+        self.mlp_dropout = keras.layers.Dropout(output_dropout, dtype=policy, name="mlp_dropout")
+        self.proj2 = keras.layers.Dense(6 * model_dim, dtype=policy, name="proj2")
         self.regression = keras.layers.Dense(1, dtype="float32", name="regression")
         self.classification = (
             None if num_classes is None
@@ -223,34 +208,38 @@ class MulT(SentimentModel):
         """The modalities that go through a temporal convolution."""
         return [m for m in MODALITIES if not (m == "text" and self.text_vocab_size is not None)]
 
+    def _check_kernel(self, modality, length, limit):
+        """Raises `ValueError` if a `"valid"` convolution of `modality` is longer than `length`."""
+        kernel = self._kernels[modality]
+        if self.conv_padding == "valid" and length is not None and kernel > length:
+            raise ValueError(
+                f"With conv_padding='valid', `conv_kernel_sizes[{modality!r}]` must be at most "
+                f"{limit}; received conv_kernel_sizes[{modality!r}]={kernel}"
+            )
+
     def build(self, inputs_shape):
-        check_modalities(inputs_shape)
+        check_input_shapes(self, inputs_shape)
         shapes = {}
         for m in MODALITIES:
             shape = tuple(inputs_shape[m])
-            self.projections[m].build(shape)
             length = shape[1]
             if self.conv_padding == "valid" and m in self._convolved() and length is not None:
-                if length < self._kernels[m]:
-                    raise ValueError(
-                        f"With conv_padding='valid', `conv_kernel_sizes[{m!r}]` must be at most "
-                        f"the {m} length {length}; received "
-                        f"conv_kernel_sizes[{m!r}]={self._kernels[m]}"
-                    )
+                self._check_kernel(m, length, f"the {m} length {length}")
                 length = length - self._kernels[m] + 1
-            shapes[m] = (shape[0], length, self.d_model)
+            self.projections[m].build(shape)
+            shapes[m] = (shape[0], length, self.model_dim)
         for target, source in DIRECTIONS:
             direction = f"{target}_from_{source}"
             for block in self.cross_blocks[direction]:
                 block.build(shapes[target], shapes[source])
             self.cross_norms[direction].build(shapes[target])
         for m in MODALITIES:
-            wide = (*shapes[m][:2], 2 * self.d_model)
+            wide = (*shapes[m][:2], 2 * self.model_dim)
             for block in self.self_blocks[m]:
                 block.build(wide)
             self.self_norms[m].build(wide)
             self.pool.build(wide)
-        fused = (inputs_shape["text"][0], 6 * self.d_model)
+        fused = (inputs_shape["text"][0], 6 * self.model_dim)
         self.proj1.build(fused)
         self.proj2.build(fused)
         self.regression.build(fused)
@@ -274,10 +263,10 @@ class MulT(SentimentModel):
     def _embed(self, x, mask, training):
         """`x * sqrt(width)` plus sinusoidal positions counted over the real steps."""
         width = x.shape[-1]
-        table = self.positions(ops.zeros((1, ops.shape(x)[1], width), dtype=x.dtype))[0]
+        table = self.positions(x)[0]
         positions = ops.maximum(ops.cumsum(ops.cast(mask, "int32"), axis=1) - 1, 0)
         x = x * ops.cast(math.sqrt(width), x.dtype) + ops.take(table, positions, axis=0)
-        return self.embedding_dropout(x, training=training)
+        return self.embedded_dropout(x, training=training)
 
     def call(self, inputs, training=None):
         embedded, masks = {}, {}

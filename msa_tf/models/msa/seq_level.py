@@ -3,16 +3,16 @@
 import keras
 
 from msa_tf.layers import AdaptiveFusionHead, CrossModalFusion
+from msa_tf.modalities import MODALITIES
 from msa_tf.models.msa.components import (
-    MODALITIES,
     SentimentHead,
     SentimentModel,
-    check_modalities,
+    check_input_shapes,
     modality_inputs,
     sequence_encoders,
 )
 from msa_tf.models.registry import register
-from msa_tf.validation import check_choice, check_positive_int, check_rate
+from msa_tf.validation import check_choice, check_divisible
 
 
 @register("msa_seqlevel")
@@ -21,23 +21,26 @@ class MSASeqLevelModel(SentimentModel):
     """Per-modality encoders, sequence-level `CrossModalFusion`, an `AdaptiveFusionHead`.
 
     Each modality is projected to `model_dim`, gets learnable positions and
-    `n_layers_mod` transformer blocks; the three sequences are fused by text-anchored
-    cross-attention over `n_layers_fuse` layers without pooling first; the fused
+    `num_layers` transformer blocks; the three sequences are fused by text-anchored
+    cross-attention over `num_cross_layers` layers without pooling first; the fused
     sequences are pooled with their masks and mixed with learned modality weights
     (`model.fusion_head.modality_weights`); an MLP gives the outputs.
 
     Args:
-        seq_len: the longest sequence, one int or a dict per modality.
-        text_dim, audio_dim, video_dim: input feature sizes (the vision input is called
-            `vision`); `text_dim` is unused with `text_vocab_size`.
+        seq_len: the longest sequence (the size of the position tables), one int or a
+            dict per modality; `None`: the lengths of the inputs the model is built on.
+        text_dim, audio_dim, vision_dim: input feature sizes, `None`: taken from the
+            inputs; `text_dim` is unused with `text_vocab_size`. Inputs that contradict
+            a given data argument raise `ValueError` when the model is built.
         model_dim: the common width.
         num_heads: attention heads; must divide `model_dim`.
         ff_dim: feed-forward width of every block.
-        n_layers_mod: transformer blocks per modality encoder.
-        n_layers_fuse: cross-modal fusion layers.
+        num_layers: transformer blocks per modality encoder (0: projection and
+            positions only).
+        num_cross_layers: cross-modal fusion layers.
         bidirectional_fusion: also let audio and vision attend to text.
-        pooling_method: `"mean"` or `"attention"`.
-        dropout_rate: dropout everywhere, in [0, 1).
+        pooling: `"mean"` or `"attention"`.
+        dropout: dropout everywhere, in [0, 1).
         text_vocab_size: `None` for text features, else the vocabulary of token ids.
         num_classes: `None`, or the classes of an extra `classification` output.
 
@@ -47,8 +50,7 @@ class MSASeqLevelModel(SentimentModel):
     Returns `{"regression": (batch, 1)}` (float32), plus `"classification"` logits.
 
     Example:
-    >>> model = MSASeqLevelModel(seq_len=6, text_dim=5, audio_dim=4, video_dim=3,
-    ...                          model_dim=8, num_heads=2, ff_dim=16)
+    >>> model = MSASeqLevelModel(model_dim=8, num_heads=2, ff_dim=16)
     >>> inputs = {"text": np.ones((2, 6, 5)), "audio": np.ones((2, 6, 4)),
     ...           "vision": np.ones((2, 6, 3))}
     >>> model(inputs)["regression"].shape
@@ -57,53 +59,44 @@ class MSASeqLevelModel(SentimentModel):
 
     def __init__(
         self,
-        seq_len=50,
-        text_dim=768,
-        audio_dim=74,
-        video_dim=35,
+        seq_len=None,
+        text_dim=None,
+        audio_dim=None,
+        vision_dim=None,
         model_dim=64,
         num_heads=4,
         ff_dim=128,
-        n_layers_mod=1,
-        n_layers_fuse=1,
+        num_layers=1,
+        num_cross_layers=1,
         bidirectional_fusion=False,
-        pooling_method="attention",
-        dropout_rate=0.1,
+        pooling="attention",
+        dropout=0.1,
         text_vocab_size=None,
         num_classes=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.seq_len = seq_len
-        self.text_dim = check_positive_int("text_dim", text_dim)
-        self.audio_dim = check_positive_int("audio_dim", audio_dim)
-        self.video_dim = check_positive_int("video_dim", video_dim)
-        self.model_dim = model_dim
-        self.num_heads = num_heads
-        self.ff_dim = ff_dim
-        self.n_layers_mod = n_layers_mod
-        self.n_layers_fuse = n_layers_fuse
-        self.bidirectional_fusion = bidirectional_fusion
-        self.pooling_method = check_choice("pooling_method", pooling_method, ("mean", "attention"))
-        self.dropout_rate = check_rate("dropout_rate", dropout_rate)
-        self.text_vocab_size = text_vocab_size
-        self.num_classes = num_classes
-        self.encoders = sequence_encoders(
-            MODALITIES, seq_len, model_dim, num_heads, ff_dim, n_layers_mod, dropout_rate,
-            text_vocab_size, self.dtype_policy,
+        self._set_arguments(
+            seq_len=seq_len, text_dim=text_dim, audio_dim=audio_dim, vision_dim=vision_dim,
+            model_dim=model_dim, num_heads=num_heads, ff_dim=ff_dim, num_layers=num_layers,
+            num_cross_layers=num_cross_layers, bidirectional_fusion=bidirectional_fusion,
+            pooling=check_choice("pooling", pooling, AdaptiveFusionHead.POOLING_METHODS),
+            dropout=dropout, text_vocab_size=text_vocab_size, num_classes=num_classes,
         )
+        check_divisible("model_dim", model_dim, "num_heads", num_heads)
+        self.encoders = sequence_encoders(self)
         self.fusion = CrossModalFusion(
-            model_dim, num_heads, n_layers=n_layers_fuse, bidirectional=bidirectional_fusion,
-            ff_dim=ff_dim, dropout=dropout_rate, dtype=self.dtype_policy, name="fusion",
+            model_dim, num_heads, num_cross_layers, bidirectional=bidirectional_fusion,
+            ff_dim=ff_dim, dropout=dropout, dtype=self.dtype_policy, name="fusion",
         )
         self.fusion_head = AdaptiveFusionHead(
-            pooling_method, modality_names=MODALITIES, dtype=self.dtype_policy, name="fusion_head"
+            pooling, modality_names=MODALITIES, dtype=self.dtype_policy, name="fusion_head"
         )
-        self.head = SentimentHead(model_dim, dropout_rate, num_classes, dtype=self.dtype_policy,
+        self.head = SentimentHead(model_dim, dropout, num_classes, dtype=self.dtype_policy,
                                   name="head")
 
     def build(self, inputs_shape):
-        check_modalities(inputs_shape)
+        check_input_shapes(self, inputs_shape, needs_lengths=True)
         encoded = {}
         for m in MODALITIES:
             self.encoders[m].build(inputs_shape[m])

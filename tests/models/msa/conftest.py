@@ -4,25 +4,31 @@ import numpy as np
 import pytest
 
 from generators import MultimodalGenerator
+from msa_tf.modalities import MODALITIES
 
 LENGTH = 8
 DIMS = {"text": 12, "audio": 6, "vision": 5}
-SMALL = dict(seq_len=LENGTH, text_dim=DIMS["text"], audio_dim=DIMS["audio"], video_dim=DIMS["vision"])
-_TRANSFORMER = dict(SMALL, model_dim=16, num_heads=2, ff_dim=32, dropout_rate=0.0)
+# The data arguments of the shared batches (every model also takes them from the inputs).
+SMALL = dict(seq_len=LENGTH, text_dim=DIMS["text"], audio_dim=DIMS["audio"], vision_dim=DIMS["vision"])
+_TRANSFORMER = dict(SMALL, model_dim=16, num_heads=2, ff_dim=32, dropout=0.0)
+_SUBNETWORKS = dict(SMALL, model_dim={"text": 16, "audio": 8, "vision": 8}, post_fusion_dim=16, dropout=0.0)
 # Small constructor arguments that fit the shared data, per registered model name.
 MODEL_ARGS = {
     "msa": _TRANSFORMER,
     "msa_seqlevel": _TRANSFORMER,
     "msa_balanced": dict(_TRANSFORMER, modality_dropout=0.1),
     "unimodal": dict(_TRANSFORMER, modality="text"),
-    "mult": dict(SMALL, d_model=16, num_heads=2, cross_layers=1, self_layers=1, attn_dropout=0.0,
-                 embed_dropout=0.0),
-    "tfn": dict(SMALL, text_hidden=16, audio_hidden=8, vision_hidden=8, post_fusion_dim=16,
-                dropout=0.0),
-    "lmf": dict(SMALL, text_hidden=16, audio_hidden=8, vision_hidden=8, post_fusion_dim=16,
-                dropout=0.0, rank=4),
-    "maft": dict(SMALL, hidden_dim=16, quality_hidden=8, dropout=0.0),
+    "mult": dict(SMALL, model_dim=16, num_heads=2, num_cross_layers=1, num_layers=1,
+                 attention_dropout=0.0, embedding_dropout=0.0),
+    "tfn": _SUBNETWORKS,
+    "lmf": dict(_SUBNETWORKS, rank=4),
+    "maft": dict(SMALL, model_dim=16, quality_dim=8, dropout=0.0),
 }
+
+
+def without_data_arguments(kwargs):
+    """`kwargs` without `seq_len`, `text_dim`, `audio_dim`, `vision_dim`."""
+    return {key: value for key, value in kwargs.items() if key not in SMALL}
 
 
 def regression_only(inputs, targets):
@@ -50,7 +56,7 @@ def batch():
 def left_padded(inputs):
     """The same sequences with their real steps moved to the end (padding in front)."""
     moved = dict(inputs)
-    for name in ("text", "audio", "vision"):
+    for name in MODALITIES:
         mask = inputs[f"{name}_mask"]
         # A stable sort of the mask puts the padded steps first, the real ones in order.
         order = np.argsort(mask, axis=1, kind="stable")

@@ -34,16 +34,3 @@ def test_unimodal_loss_weights_favour_the_modality_that_lags():
     assert history["weight_audio"][-1] < history["weight_audio"][0]
     assert np.all(np.isfinite(history["loss"]))
     assert set(model.evaluate(data, verbose=0, return_dict=True)) == {"loss"}
-
-
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"modality_dropout": 1.0}, r"`modality_dropout` must be a number in \[0, 1\)"),
-        ({"aux_weight": -1}, r"`aux_weight` must be a number >= 0; received aux_weight=-1"),
-        ({"balance": "high"}, r"`balance` must be a number >= 0"),
-    ],
-)
-def test_bad_arguments_raise_value_error(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        BalancedMSAModel(**dict(ARGS, **kwargs))

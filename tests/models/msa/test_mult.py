@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from msa_tf.modalities import MODALITIES
 from msa_tf.models import get
-from msa_tf.models.msa.components import MODALITIES
 from msa_tf.models.msa.mult import MulT
 from msa_tf.testing import (
     check_config_round_trip,
@@ -13,10 +13,10 @@ from msa_tf.testing import (
     run_model_checks,
 )
 
-from .conftest import SMALL, left_padded
+from .conftest import SMALL, left_padded, without_data_arguments
 
-ARGS = dict(SMALL, d_model=8, num_heads=2, cross_layers=1, self_layers=1)
-NO_DROPOUT = dict(ARGS, attn_dropout=0.0, embed_dropout=0.0)
+ARGS = dict(SMALL, model_dim=8, num_heads=2, num_cross_layers=1, num_layers=1)
+NO_DROPOUT = dict(ARGS, attention_dropout=0.0, embedding_dropout=0.0)
 
 
 def test_passes_the_model_checks(batch):
@@ -26,13 +26,13 @@ def test_passes_the_model_checks(batch):
 def test_default_options_pass_the_checks_without_export_and_xla(batch):
     # The .keras round trip and the XLA fit step (most of the ~40 s above) do not
     # depend on these options; every other standard check runs.
-    call_inputs = {"inputs": batch}
-    check_config_round_trip(MulT, ARGS)
-    model = MulT(**ARGS)
+    call_inputs, args = {"inputs": batch}, without_data_arguments(ARGS)
+    check_config_round_trip(MulT, args)
+    model = MulT(**args)
     check_padding_invariance(model, call_inputs)
     check_gradients(model, call_inputs)
-    check_mixed_precision(MulT, ARGS, call_inputs, "float32", large_inputs=False)
-    check_mixed_precision_training(MulT, ARGS, call_inputs)
+    check_mixed_precision(MulT, args, call_inputs, "float32", large_inputs=False)
+    check_mixed_precision_training(MulT, args, call_inputs)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_prediction_reads_the_last_real_step_whatever_the_padding_side(batch, co
 @pytest.mark.parametrize("causal", [True, False])
 def test_causal_self_attention_ignores_later_steps(causal):
     model = MulT(**dict(NO_DROPOUT, causal=causal))
-    model.build({m: (2, 8, SMALL[f"{'video' if m == 'vision' else m}_dim"]) for m in MODALITIES})
+    model.build({m: (2, 8, SMALL[f"{m}_dim"]) for m in MODALITIES})
     x = np.random.default_rng(0).normal(size=(2, 8, 16)).astype("float32")
     later = x.copy()
     later[:, 5:] = np.random.default_rng(1).normal(size=(2, 3, 16))
@@ -92,20 +92,22 @@ def test_is_registered_as_mult():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"d_model": 10, "num_heads": 4}, r"`d_model` must be a multiple of `num_heads`=4; received d_model=10"),
-        ({"conv_kernel_sizes": 0}, r"`conv_kernel_sizes\['text'\]` must be a positive integer; received"),
-        ({"conv_kernel_sizes": {"text": 3}}, r"`conv_kernel_sizes` must be one value or a dict with the keys"),
-        ({"conv_kernel_sizes": 9, "conv_padding": "valid"}, r"`conv_kernel_sizes\['text'\]` must be at most"),
+        ({"conv_kernel_sizes": {"text": 3}},
+         r"`conv_kernel_sizes` must be one value or a dict with the keys"),
+        ({"conv_kernel_sizes": 9, "conv_padding": "valid"},
+         r"`conv_kernel_sizes\['text'\]` must be at most seq_len\['text'\]=8; received conv_kernel_sizes"),
         ({"conv_padding": "full"}, r"`conv_padding` must be one of 'same', 'valid', 'causal'"),
-        ({"attn_dropout": -0.1}, r"`attn_dropout` must be a number in \[0, 1\); received attn_dropout=-0.1"),
-        ({"embed_dropout": 1.0}, r"`embed_dropout` must be a number in \[0, 1\)"),
-        ({"cross_layers": 0}, r"`cross_layers` must be a positive integer; received cross_layers=0"),
-        ({"num_classes": 0}, r"`num_classes` must be a positive integer"),
     ],
 )
 def test_bad_arguments_raise_value_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MulT(**dict(ARGS, **kwargs))
+
+
+def test_a_valid_convolution_longer_than_the_inputs_raises_value_error(batch):
+    model = MulT(**dict(without_data_arguments(ARGS), conv_kernel_sizes=9, conv_padding="valid"))
+    with pytest.raises(ValueError, match=r"`conv_kernel_sizes\['text'\]` must be at most the text length 8"):
+        model(batch)
 
 
 def test_missing_modality_key_is_named(batch):

@@ -4,18 +4,19 @@ import pytest
 from msa_tf.models.msa import MSASeqLevelModel
 from msa_tf.testing import run_model_checks
 
-from .conftest import SMALL
+from .conftest import SMALL, without_data_arguments
 
-ARGS = dict(SMALL, model_dim=8, num_heads=2, ff_dim=16, dropout_rate=0.0)
+ARGS = dict(SMALL, model_dim=8, num_heads=2, ff_dim=16, dropout=0.0)
 
 
 @pytest.mark.parametrize(
-    "options",
-    [{"pooling_method": "attention", "num_classes": 3}, {"pooling_method": "mean", "bidirectional_fusion": True}],
-    ids=["attention_pooling_two_heads", "mean_pooling_bidirectional"],
+    "kwargs",
+    [dict(ARGS, pooling="attention", num_classes=3),
+     dict(without_data_arguments(ARGS), pooling="mean", bidirectional_fusion=True)],
+    ids=["attention_pooling_two_heads", "mean_pooling_bidirectional_sizes_from_the_inputs"],
 )
-def test_passes_the_model_checks(batch, options):
-    run_model_checks(MSASeqLevelModel, dict(ARGS, **options), batch)
+def test_passes_the_model_checks(batch, kwargs):
+    run_model_checks(MSASeqLevelModel, kwargs, batch)
 
 
 def test_token_text_input(batch):
@@ -28,9 +29,7 @@ def test_token_text_input(batch):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"pooling_method": "max"}, r"`pooling_method` must be one of 'mean', 'attention'"),
-        ({"model_dim": 10, "num_heads": 4}, r"`width` must be a multiple of `num_heads`=4; received width=10"),
-        ({"dropout_rate": 1.5}, r"`dropout_rate` must be a number in \[0, 1\)"),
+        ({"pooling": "max"}, r"`pooling` must be one of 'mean', 'attention'; received pooling='max'"),
         ({"seq_len": {"text": 8}}, r"`seq_len` must be one value or a dict with the keys"),
     ],
 )

@@ -3,16 +3,12 @@ import pytest
 from keras import ops
 
 from msa_tf.models import get
-from msa_tf.models.msa.tensor_fusion import LMF, TFN, LowRankFusion, TensorFusion
+from msa_tf.models.msa.tensor_fusion import LMF, TFN
 from msa_tf.testing import run_model_checks
 
-from .conftest import SMALL, left_padded
+from .conftest import SMALL, left_padded, without_data_arguments
 
-ARGS = dict(SMALL, text_hidden=6, audio_hidden=4, vision_hidden=3, post_fusion_dim=8, dropout=0.0)
-
-
-def _numpy(tensors):
-    return [np.asarray(ops.convert_to_numpy(t), "float64") for t in tensors]
+ARGS = dict(SMALL, model_dim={"text": 6, "audio": 4, "vision": 3}, post_fusion_dim=8, dropout=0.0)
 
 
 def test_tfn_passes_the_model_checks(batch):
@@ -20,34 +16,7 @@ def test_tfn_passes_the_model_checks(batch):
 
 
 def test_lmf_passes_the_model_checks(batch):
-    run_model_checks(LMF, dict(ARGS, rank=2), batch)
-
-
-def test_tensor_fusion_is_the_outer_product_of_vectors_with_a_one(rng):
-    vectors = [rng.normal(size=(4, d)).astype("float32") for d in (3, 2, 4)]
-    fused = ops.convert_to_numpy(TensorFusion()(vectors))
-    t, a, v = (np.concatenate([np.ones((4, 1)), x], axis=1) for x in vectors)
-    expected = np.einsum("bi,bj,bk->bijk", t, a, v).reshape(4, -1)
-    assert fused.shape == (4, 4 * 3 * 5)
-    np.testing.assert_allclose(fused, expected, rtol=1e-5, atol=1e-6)
-
-
-def test_lmf_fusion_is_the_rank_r_contraction_of_its_weights(batch):
-    model = LMF(**dict(ARGS, rank=2))
-    model(batch)
-    vectors = _numpy(model.subnetworks(batch))
-    fused = ops.convert_to_numpy(model.fusion(vectors))
-    factors = _numpy(model.fusion.factors)
-    weights, bias = _numpy([model.fusion.fusion_weights, model.fusion.fusion_bias])
-    with_ones = [np.concatenate([np.ones((len(h), 1)), h], axis=1) for h in vectors]
-    # Low-rank form: project each modality by its factors, multiply, sum over the rank.
-    projected = [np.einsum("bd,rdo->rbo", z, w) for z, w in zip(with_ones, factors)]
-    expected = np.einsum("r,rbo->bo", weights, projected[0] * projected[1] * projected[2]) + bias
-    np.testing.assert_allclose(fused, expected, rtol=1e-4, atol=1e-5)
-    # The same map as TFN's outer product times the full rank-r weight tensor.
-    full = np.einsum("r,rio,rjo,rko->ijko", weights, *factors).reshape(-1, fused.shape[-1])
-    outer = ops.convert_to_numpy(TensorFusion()(vectors)).astype("float64")
-    np.testing.assert_allclose(fused, outer @ full + bias, rtol=1e-4, atol=1e-5)
+    run_model_checks(LMF, dict(without_data_arguments(ARGS), model_dim=5, rank=2), batch)
 
 
 @pytest.mark.parametrize("model_cls, extra", [(TFN, {}), (LMF, {"rank": 2})], ids=["tfn", "lmf"])
@@ -58,15 +27,6 @@ def test_left_and_right_padding_give_the_same_outputs(batch, model_cls, extra):
     for key in right:
         np.testing.assert_allclose(ops.convert_to_numpy(left[key]), ops.convert_to_numpy(right[key]),
                                    rtol=1e-5, atol=1e-5)
-
-
-def test_missing_modality_reads_as_zeros(batch):
-    model = TFN(**ARGS)
-    missing = dict(batch, text_mask=np.zeros_like(batch["text_mask"]))
-    text_vector = ops.convert_to_numpy(model.subnetworks(missing)[0])
-    # An LSTM that never stepped leaves a zero state: only the Dense bias is left.
-    bias = ops.convert_to_numpy(model.subnetworks.text_dense.bias)
-    np.testing.assert_allclose(text_vector, np.broadcast_to(bias, text_vector.shape), atol=1e-6)
 
 
 def test_token_text_input(batch):
@@ -81,21 +41,24 @@ def test_registered_names_build_the_models():
     assert isinstance(get("lmf", **ARGS), LMF)
 
 
+def test_model_dim_is_one_width_or_one_per_modality(batch):
+    one_width = TFN(**dict(ARGS, model_dim=5)).subnetworks(batch)
+    per_modality = TFN(**ARGS).subnetworks(batch)
+    assert [v.shape[-1] for v in one_width] == [5, 5, 5]
+    assert [v.shape[-1] for v in per_modality] == [6, 4, 3]
+
+
 @pytest.mark.parametrize(
-    "model_cls, kwargs, message",
+    "model_dim, message",
     [
-        (TFN, {"text_hidden": 0}, r"`text_hidden` must be a positive integer; received text_hidden=0"),
-        (TFN, {"post_fusion_dim": None}, r"`post_fusion_dim` must be a positive integer"),
-        (TFN, {"dropout": 1.5}, r"`dropout` must be a number in \[0, 1\); received dropout=1.5"),
-        (TFN, {"audio_dim": "6"}, r"`audio_dim` must be a positive integer"),
-        (TFN, {"seq_len": {"text": 8}}, r"`seq_len` must be one value or a dict with the keys"),
-        (LMF, {"rank": 0}, r"`rank` must be a positive integer; received rank=0"),
-        (LMF, {"num_classes": 0}, r"`num_classes` must be a positive integer"),
+        ({"text": 8}, r"`model_dim` must be one value or a dict with the keys \('text', 'audio', 'vision'\)"),
+        ({"text": 8, "audio": 0, "vision": 4},
+         r"`model_dim\['audio'\]` must be a positive integer; received model_dim\['audio'\]=0"),
     ],
 )
-def test_bad_arguments_raise_value_error(model_cls, kwargs, message):
+def test_bad_model_dim_raises_value_error(model_dim, message):
     with pytest.raises(ValueError, match=message):
-        model_cls(**dict(ARGS, **kwargs))
+        TFN(**dict(ARGS, model_dim=model_dim))
 
 
 @pytest.mark.parametrize(
@@ -111,10 +74,3 @@ def test_bad_arguments_raise_value_error(model_cls, kwargs, message):
 def test_inputs_that_contradict_the_arguments_raise_value_error(batch, kwargs, message):
     with pytest.raises(ValueError, match=message):
         LMF(**dict(ARGS, **kwargs))(batch)
-
-
-def test_fusion_layers_reject_bad_arguments():
-    with pytest.raises(ValueError, match=r"`output_dim` must be a positive integer"):
-        LowRankFusion(rank=2, output_dim=0)
-    with pytest.raises(ValueError, match=r"must be a list of \(batch, dim\) vectors"):
-        TensorFusion()(np.ones((2, 3, 4)))

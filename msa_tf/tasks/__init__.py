@@ -1,0 +1,28 @@
+"""Tasks: what a kind of problem needs from the runner.
+
+A task owns its targets, losses, compile metrics, evaluation metrics, baseline, report
+table and plots, so the runner knows no domain. `get_task(name, source, **arguments)`
+makes one; a config names it (`task: {name: sentiment, loss: mse}`) or gets its data
+source's `default_task`.
+
+Registered tasks:
+
+- `sentiment`: multimodal sentiment regression (and classification) with the field's
+  metrics (`msa_tf.tasks.sentiment.SentimentTask`).
+
+A new task subclasses `Task` (`msa_tf.tasks.base`) and is registered with
+`@register_task(name)` in its own module, imported here.
+"""
+
+from msa_tf.tasks.base import Task, format_table, get_task, register_task, task_class, task_names
+from msa_tf.tasks.sentiment import SentimentTask
+
+__all__ = [
+    "SentimentTask",
+    "Task",
+    "format_table",
+    "get_task",
+    "register_task",
+    "task_class",
+    "task_names",
+]
