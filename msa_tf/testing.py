@@ -57,7 +57,7 @@ for line in sys.stdin:
         outputs = keras.tree.flatten(model(inputs, training=False))
         np.savez(spec["outputs"], *[keras.ops.convert_to_numpy(o) for o in outputs])
         reply = {"error": None}
-    except Exception:
+    except Exception:  # any failure is the check's result: the parent raises it with this text
         reply = {"error": traceback.format_exc()}
     print("@@" + json.dumps(reply), flush=True)
 """

@@ -18,6 +18,19 @@ from msa_tf.modalities import MODALITIES
 from msa_tf.validation import check_choice, check_positive_int, optional
 
 
+def _mask_per_input(mask, inputs):
+    """`mask` as a list with one entry (a mask or `None`) per input; `ValueError` otherwise."""
+    if mask is None:
+        return [None] * len(inputs)
+    if not isinstance(mask, (list, tuple)) or len(mask) != len(inputs):
+        raise ValueError(
+            f"`mask` must be a list with one entry per input ({len(inputs)}); "
+            f"received {type(mask).__name__} of length "
+            f"{len(mask) if isinstance(mask, (list, tuple)) else 'n/a'}"
+        )
+    return list(mask)
+
+
 @keras.saving.register_keras_serializable(package="msa_tf")
 class CrossModalFusion(keras.layers.Layer):
     """Text-anchored cross-modal attention over `num_layers`.
@@ -235,14 +248,7 @@ class ModalityWeighting(keras.layers.Layer):
         self.softmax = keras.layers.Softmax(axis=-1, dtype="float32", name="softmax")
 
     def call(self, inputs, mask=None):
-        if mask is None:
-            mask = [None] * len(inputs)
-        if not isinstance(mask, (list, tuple)) or len(mask) != len(inputs):
-            raise ValueError(
-                f"`mask` must be a list with one entry per input ({len(inputs)}); "
-                f"received {type(mask).__name__} of length "
-                f"{len(mask) if isinstance(mask, (list, tuple)) else 'n/a'}"
-            )
+        mask = _mask_per_input(mask, inputs)
         batch = ops.shape(inputs[0])[0]
         present = ops.stack(
             [ops.ones((batch,), "bool") if m is None else ops.cast(m, "bool") for m in mask], axis=1
@@ -339,14 +345,7 @@ class AdaptiveFusionHead(keras.layers.Layer):
         self.weighting.build([(shape[0], shape[-1]) for shape in inputs_shape])
 
     def call(self, inputs, mask=None):
-        if mask is None:
-            mask = [None] * len(inputs)
-        if not isinstance(mask, (list, tuple)) or len(mask) != len(inputs):
-            raise ValueError(
-                f"`mask` must be a list with one entry per input ({len(inputs)}); "
-                f"received {type(mask).__name__} of length "
-                f"{len(mask) if isinstance(mask, (list, tuple)) else 'n/a'}"
-            )
+        mask = _mask_per_input(mask, inputs)
         pooled, present = [], []
         for index, (sequence, sequence_mask) in enumerate(zip(inputs, mask)):
             sequence_mask = check_mask(sequence_mask, sequence, f"mask[{index}]")
