@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The extras to install; a GPU machine can run `make demo EXTRAS=gpu`.
 EXTRAS ?= cpu
 
-.PHONY: demo test lint notebooks install clean
+.PHONY: demo test lint notebooks install peer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,5 +36,18 @@ lint: $(VENV)/.installed-$(EXTRAS),test
 notebooks: $(VENV)/.installed-$(EXTRAS),test
 	$(BIN)/python notebooks/execute.py notebooks/*.ipynb
 
+# The PyTorch peer of benchmarks/bench_peer.py in its own environment: PyTorch for CPUs, what
+# importing MMSA's MulT needs, then MMSA itself without its dependencies (benchmarks/peer/README.md).
+PEER := benchmarks/peer/.venv
+
+$(PEER)/.installed: benchmarks/peer/requirements.txt
+	$(PYTHON) -m venv $(PEER)
+	$(PEER)/bin/pip install --upgrade pip
+	$(PEER)/bin/pip install -r benchmarks/peer/requirements.txt
+	$(PEER)/bin/pip install --no-deps MMSA==2.2.1
+	touch $@
+
+peer: $(PEER)/.installed
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(PEER) build *.egg-info

@@ -1,6 +1,7 @@
 """Reusable Keras 3 layers for multimodal models. They use `keras.ops` only."""
 
 from msa_tf.layers.cross_attention_block import CrossAttentionBlock
+from msa_tf.layers.dropout import Dropout
 from msa_tf.layers.encoders import ModalityProjection, SequenceEncoder
 from msa_tf.layers.fusion import AdaptiveFusionHead, CrossModalFusion, ModalityWeighting
 from msa_tf.layers.masked_pooling import MaskedPooling
@@ -18,6 +19,7 @@ __all__ = [
     "AdaptiveFusionHead",
     "CrossAttentionBlock",
     "CrossModalFusion",
+    "Dropout",
     "LearnablePositionalEmbedding",
     "LowRankFusion",
     "MaskedMultiHeadAttention",

@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from msa_tf.layers.dropout import Dropout
 from msa_tf.layers.initializers import dense_initializers, get_initializer, initializers_config
 from msa_tf.layers.masking import attention_mask, check_mask
 from msa_tf.validation import check_divisible, check_positive_int, check_rate
@@ -90,7 +91,7 @@ class MaskedMultiHeadAttention(keras.layers.Layer):
             name="attention_output",
         )
         self.softmax = keras.layers.Softmax(axis=-1, dtype="float32", name="softmax")
-        self.weights_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.weights_dropout = Dropout(self.dropout, dtype=self.dtype_policy)
         self.query_dense.build(query_shape)
         self.key_dense.build(value_shape)
         self.value_dense.build(value_shape)

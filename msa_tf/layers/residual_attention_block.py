@@ -2,6 +2,7 @@
 
 import keras
 
+from msa_tf.layers.dropout import Dropout
 from msa_tf.layers.initializers import dense_initializers, get_initializer, initializers_config
 from msa_tf.layers.multi_head_attention import MaskedMultiHeadAttention
 from msa_tf.validation import check_divisible, check_number, check_positive_int, check_rate
@@ -128,7 +129,7 @@ class ResidualAttentionBlock(keras.layers.Layer):
         self.ff_output.build((*query_shape[:-1], self.ff_dim or 4 * self.width))
         self.ff_norm = self._layer_norm("ff_norm")
         self.ff_norm.build(query_shape)
-        self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.residual_dropout = Dropout(self.dropout, dtype=self.dtype_policy)
 
     def _residual(self, x, norm, sublayer, training):
         if self.norm_first:

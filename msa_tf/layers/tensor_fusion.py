@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from msa_tf.layers.dropout import Dropout
 from msa_tf.layers.initializers import (
     clone_initializer,
     dense_initializers,
@@ -107,7 +108,7 @@ class UnimodalSubnetworks(keras.layers.Layer):
                 mlps[m].append(dense)
         self.poolers, self.mlps = poolers, mlps
         self.dropouts = {
-            m: keras.layers.Dropout(self.dropout, dtype=policy, name=f"{m}_dropout")
+            m: Dropout(self.dropout, dtype=policy, name=f"{m}_dropout")
             for m in MODALITIES
         }
 

@@ -4,6 +4,7 @@ import keras
 
 # The input parsing and the encoders live in msa_tf.layers; the models import them from here too.
 from msa_tf.layers import (  # noqa: F401
+    Dropout,
     ModalityProjection,
     SequenceEncoder,
     check_modalities,
@@ -70,7 +71,7 @@ class SentimentHead(keras.layers.Layer):
             self.hidden_dim, activation="gelu", dtype=self.dtype_policy, name="hidden"
         )
         self.hidden.build(inputs_shape)
-        self.hidden_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.hidden_dropout = Dropout(self.dropout, dtype=self.dtype_policy)
         hidden_shape = (*inputs_shape[:-1], self.hidden_dim)
         self.regression = keras.layers.Dense(1, dtype="float32", name="regression")
         self.regression.build(hidden_shape)

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from msa_tf.layers import MaskedPooling, ModalityWeighting
+from msa_tf.layers import Dropout, MaskedPooling, ModalityWeighting
 from msa_tf.layers.masked_pooling import POOLING_METHODS
 from msa_tf.modalities import MODALITIES
 from msa_tf.models.msa.components import (
@@ -100,7 +100,7 @@ class MAFT(SentimentModel):
             m: MaskedPooling(pooling, dtype=policy, name=f"{m}_pooling") for m in MODALITIES
         }
         self.dropouts = {
-            m: keras.layers.Dropout(dropout, dtype=policy, name=f"{m}_dropout") for m in MODALITIES
+            m: Dropout(dropout, dtype=policy, name=f"{m}_dropout") for m in MODALITIES
         }
         self.quality = ModalityWeighting(quality_dim, dtype=policy, name="quality")
         self.head = SentimentHead(model_dim, dropout, num_classes, dtype=policy, name="head")

@@ -7,6 +7,7 @@ from keras import ops
 
 from msa_tf.layers import (
     CrossAttentionBlock,
+    Dropout,
     MaskedPooling,
     SinusoidalPositionalEmbedding,
     TransformerBlock,
@@ -164,11 +165,9 @@ class MulT(SentimentModel):
                     model_dim, self._kernels[m], padding=conv_padding, use_bias=False,
                     dtype="float32", name=f"{m}_conv",
                 )
-        self.text_dropout = keras.layers.Dropout(embedding_dropout, dtype=policy, name="text_dropout")
+        self.text_dropout = Dropout(embedding_dropout, dtype=policy, name="text_dropout")
         self.positions = SinusoidalPositionalEmbedding(dtype=policy, name="positions")
-        self.embedded_dropout = keras.layers.Dropout(
-            embedding_dropout, dtype=policy, name="embedding_dropout"
-        )
+        self.embedded_dropout = Dropout(embedding_dropout, dtype=policy, name="embedding_dropout")
 
         def norm(name):
             return keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy, name=name)
@@ -196,7 +195,7 @@ class MulT(SentimentModel):
             self.self_norms[m] = norm(f"{m}_self_norm")
         self.pool = MaskedPooling("last", dtype=policy, name="last_step")
         self.proj1 = keras.layers.Dense(6 * model_dim, activation="relu", dtype=policy, name="proj1")
-        self.mlp_dropout = keras.layers.Dropout(output_dropout, dtype=policy, name="mlp_dropout")
+        self.mlp_dropout = Dropout(output_dropout, dtype=policy, name="mlp_dropout")
         self.proj2 = keras.layers.Dense(6 * model_dim, dtype=policy, name="proj2")
         self.regression = keras.layers.Dense(1, dtype="float32", name="regression")
         self.classification = (

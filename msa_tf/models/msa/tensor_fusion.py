@@ -2,7 +2,7 @@
 
 import keras
 
-from msa_tf.layers import LowRankFusion, TensorFusion, UnimodalSubnetworks
+from msa_tf.layers import Dropout, LowRankFusion, TensorFusion, UnimodalSubnetworks
 from msa_tf.modalities import MODALITIES
 from msa_tf.models.msa.components import (
     SentimentHead,
@@ -115,8 +115,7 @@ class TFN(_SubnetworkFusionModel):
     def _build_fusion(self, vector_shapes):
         # Made here, after the subnetworks (which make their layers when built), so
         # the seeds of a seeded run are drawn in the order they always were.
-        self.fusion_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy,
-                                                   name="fusion_dropout")
+        self.fusion_dropout = Dropout(self.dropout, dtype=self.dtype_policy, name="fusion_dropout")
         self.post_fusion = keras.layers.Dense(self.post_fusion_dim, activation="gelu",
                                               dtype=self.dtype_policy, name="post_fusion")
         self.fusion.build(vector_shapes)
@@ -188,8 +187,7 @@ class LMF(_SubnetworkFusionModel):
     def _build_fusion(self, vector_shapes):
         # Made here, after the subnetworks (which make their layers when built), so
         # the seeds of a seeded run are drawn in the order they always were.
-        self.fusion_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy,
-                                                   name="fusion_dropout")
+        self.fusion_dropout = Dropout(self.dropout, dtype=self.dtype_policy, name="fusion_dropout")
         self.fusion.build(vector_shapes)
 
     def _fuse(self, vectors, training):
