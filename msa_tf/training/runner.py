@@ -125,15 +125,25 @@ class Experiment:
             split, batch_size, lengths=self.lengths, shuffle=training and data.shuffle,
             seed=self.config.training.seed, drop_remainder=training or static,
         )
+        return feed(dataset, outputs, cast_masks=cast_masks)
 
-        def select(inputs, targets):
-            if cast_masks:
-                inputs = {k: tf.cast(v, tf.int32) if v.dtype == tf.bool else v for k, v in inputs.items()}
-            return inputs, {name: targets[name] for name in outputs}
 
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        return dataset.map(select).with_options(options)
+def feed(dataset, outputs, *, cast_masks=False):
+    """`dataset`'s batches as the runner feeds them to `fit`: targets cut to `outputs`.
+
+    The selection runs in parallel and the result is prefetched, so it overlaps the
+    training step (`benchmarks/bench_models.py --data` measures that it keeps up).
+    """
+
+    def select(inputs, targets):
+        if cast_masks:
+            inputs = {k: tf.cast(v, tf.int32) if v.dtype == tf.bool else v for k, v in inputs.items()}
+        return inputs, {name: targets[name] for name in outputs}
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    selected = dataset.map(select, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return selected.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def _open_run_dir(run_dir, config, overwrite):
