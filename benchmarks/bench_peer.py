@@ -10,9 +10,11 @@ with the same settings (`our_settings` says how each maps), trained with `model.
 the `regression` output: MAE loss, `keras.optimizers.Adam` at the same learning rate with
 `clipvalue` = `grad_clip`, TensorFlow on 2 threads, in each mode of `--ours`:
 
-- `auto`: float32, `jit_compile="auto"` (no XLA on a CPU); the main row;
-- `xla`: float32, `jit_compile=True`;
-- `bf16`: the `mixed_bfloat16` policy, `jit_compile="auto"`.
+- `xla`: float32, `jit_compile=True`, what `msa-tf train` does by default
+  (`TrainingConfig.jit_compile`); the main row;
+- `no-xla`: float32, `jit_compile=False`, what Keras's default `jit_compile="auto"`
+  gives on a machine without a GPU;
+- `bf16`: the `mixed_bfloat16` policy, compiled as `msa-tf train` compiles.
 
 Both sides train on one random float32 batch (NumPy, made once and shared), repeated
 from memory, at aligned MOSEI shapes: length 50; text 768, audio 74, vision 35. Each side
@@ -37,7 +39,7 @@ Without benchmarks/peer/.venv, or with MMSA not importable there, it says what i
 missing and how to build it, runs our side alone, and exits 0.
 
     python benchmarks/bench_peer.py [--batch-sizes 32 64 128] [--windows 5] [--steps 5]
-                                    [--ours auto xla bf16]
+                                    [--ours xla no-xla bf16]
 """
 
 import argparse
@@ -53,7 +55,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER_PYTHON = os.path.join(ROOT, "benchmarks", "peer", ".venv", "bin", "python")
-OUR_MODES = ("auto", "xla", "bf16")
+OUR_MODES = ("xla", "no-xla", "bf16")
 DIMS = {"text": 768, "audio": 74, "vision": 35}
 # MMSA 2.2.1's `get_config_regression("mult", "mosei")` (MMSA/config/config_regression.json),
 # for our side when the peer cannot run; with the peer, its own config is used.
@@ -201,7 +203,7 @@ def main():
     parser.add_argument("--windows", type=int, default=5, help="timed windows per side")
     parser.add_argument("--steps", type=int, default=5, help="training steps per window")
     parser.add_argument("--warmup-steps", type=int, default=2)
-    parser.add_argument("--ours", nargs="+", choices=OUR_MODES, default=["auto", "xla"],
+    parser.add_argument("--ours", nargs="+", choices=OUR_MODES, default=list(OUR_MODES),
                         help="our modes, each its own row; the first is the main row")
     parser.add_argument("--length", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)

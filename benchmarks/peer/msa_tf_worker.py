@@ -23,9 +23,11 @@ from benchmarks.flops import compiler_ir_module, hlo_flops  # noqa: E402
 from benchmarks.peer.protocol import load_batch, serve  # noqa: E402
 from msa_tf import models  # noqa: E402
 from msa_tf.modalities import MODALITIES  # noqa: E402
+from msa_tf.training.config import TrainingConfig  # noqa: E402
 
-# mode: (dtype policy, jit_compile)
-MODES = {"auto": ("float32", "auto"), "xla": ("float32", True), "bf16": ("mixed_bfloat16", "auto")}
+# mode: (dtype policy, jit_compile); `bf16` compiles as `msa-tf train` does by default.
+MODES = {"xla": ("float32", True), "no-xla": ("float32", False),
+         "bf16": ("mixed_bfloat16", TrainingConfig.jit_compile)}
 
 
 class Trainer:
