@@ -14,6 +14,7 @@ LAYER_CLASSES = [
 REQUIRED = {
     "CrossAttentionBlock": {"width": 4, "num_heads": 2},
     "CrossModalFusion": {"width": 4, "num_heads": 2},
+    "Dropout": {"rate": 0.1},
     "LearnablePositionalEmbedding": {"max_length": 3},
     "LowRankFusion": {"rank": 2, "output_dim": 3},
     "MaskedMultiHeadAttention": {"width": 4, "num_heads": 2},
