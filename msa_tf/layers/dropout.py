@@ -39,12 +39,12 @@ class Dropout(keras.layers.Dropout):
     """`keras.layers.Dropout` with a counter-based hash as its random generator.
 
     The backends' own generators (Philox or ThreeFry) compile under XLA on a CPU into
-    long scalar code: a `(32, 6, 50, 50)` attention-weight mask took 12 ms there,
-    which made MulT's XLA train step slower than without XLA. This layer hashes each
-    element's position with the seed (`random_bits`): 0.8 ms for that mask, the same
-    on every backend. A fresh seed comes from the layer's `SeedGenerator` on each
-    call, so the masks change from step to step; each element is dropped with
-    probability `rate` (to 2^-32) and kept elements are scaled by `1 / (1 - rate)`.
+    long scalar code, which made MulT's XLA train step slower than without XLA. This
+    layer hashes each element's position with the seed (`random_bits`): a few vectorised
+    integer operations per element, the same on every backend. A fresh seed comes
+    from the layer's `SeedGenerator` on each call, so the masks change from step to
+    step; each element is dropped with probability `rate` (to 2^-32) and kept
+    elements are scaled by `1 / (1 - rate)`.
     Arguments and config are those of `keras.layers.Dropout`.
 
     Example:
