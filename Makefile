@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The extras to install; a GPU machine can run `make demo EXTRAS=gpu`.
 EXTRAS ?= cpu
 
-.PHONY: demo test lint notebooks install peer clean
+.PHONY: demo test test-jax lint notebooks install peer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,15 @@ demo: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/msa-tf train configs/quickstart.yaml --overwrite
 
 # Two workers: XLA compiles and graph tracing are mostly single-threaded. `worksteal` keeps
-# both busy to the end (the suite has a few long tests). Prints the 15 slowest tests.
+# both busy to the end (the suite has a few long tests). Prints the 15 slowest tests, then
+# runs the layer and model tests again on JAX.
 test: $(VENV)/.installed-$(EXTRAS),test
 	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=15
+	$(MAKE) test-jax
+
+# The layer and model tests on the JAX backend (CPU); tests marked `tensorflow_only` skip.
+test-jax: $(VENV)/.installed-$(EXTRAS),test
+	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/layers tests/models -n 2 --dist worksteal --durations=5
 
 # Lint and import order (ruff, configured in pyproject.toml); .ci/run calls it before the tests.
 lint: $(VENV)/.installed-$(EXTRAS),test

@@ -1,5 +1,8 @@
 """Exporting models for serving: a TensorFlow SavedModel and a TFLite flatbuffer.
 
+Both formats are TensorFlow's: exporting needs the TensorFlow backend, and raises
+`RuntimeError` under another one (a `.keras` file loads on any backend).
+
 The inputs of a model are described by a JSON-able spec
 `{name: [shape_without_batch, dtype_name]}`, e.g.
 `{"text": [[50, 768], "float32"], "text_mask": [[50], "bool"]}` (fixed lengths).
@@ -14,6 +17,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from msa_tf.backend import require_backend
 from msa_tf.validation import check_positive_int
 
 # The formats a model can be exported in (`msa-tf export --format`).
@@ -131,6 +135,7 @@ def export_saved_model(model, path, example_inputs):
     >>> bool(np.allclose(served, model(inputs)["regression"], atol=1e-6))
     True
     """
+    require_backend("SavedModel export", "tensorflow")
     _check_inputs("example_inputs", example_inputs)
     _write_archive(model, path, example_inputs)
 
@@ -169,6 +174,7 @@ def export_tflite(model, path, example_inputs):
     >>> bool(np.allclose(outputs["regression"], model(inputs)["regression"], atol=1e-5))
     True
     """
+    require_backend("TFLite export", "tensorflow")
     _check_inputs("example_inputs", example_inputs)
     converter_class = _converter_class()
     batch_size = int(np.shape(next(iter(example_inputs.values())))[0])

@@ -37,6 +37,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from msa_tf.backend import require_backend
+
 MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
 LARGE_MAGNITUDE = 1.0e4
 
@@ -61,7 +63,7 @@ for line in sys.stdin:
         reply = {"error": traceback.format_exc()}
     print("@@" + json.dumps(reply), flush=True)
 """
-# One loader process per set of modules, started on first use, ended with this process.
+# One loader process per set of modules and backend, started on first use, ended with this process.
 _LOADERS = {}
 
 
@@ -208,19 +210,42 @@ def check_output_spec(layer, call_inputs):
                               f"gives {spec.dtype} {tuple(spec.shape)}")
 
 
-def check_gradients(layer, call_inputs, seed=0):
-    """Every trainable weight receives a non-zero gradient (TensorFlow backend)."""
-    import tensorflow as tf
+def _gradients(loss_fn, variables):
+    """The gradient of the scalar `loss_fn()` for each of `variables`, on the current backend.
 
-    rng = np.random.default_rng(seed)
-    with tf.GradientTape() as tape:
-        outputs = keras.tree.flatten(layer(**call_inputs, training=False))
+    TensorFlow records `loss_fn()` on a `GradientTape`; JAX differentiates it as a
+    function of the variables' values, which a `keras.StatelessScope` puts in place,
+    and compiles it whole (op by op, JAX would compile every op of the backward pass).
+    """
+    if require_backend("check_gradients", "tensorflow", "jax") == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        return tape.gradient(loss, [v.value for v in variables])
+    import jax
+
+    def loss_of(values):
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            return loss_fn()
+
+    return jax.jit(jax.grad(loss_of))([v.value for v in variables])
+
+
+def check_gradients(layer, call_inputs, seed=0):
+    """Every trainable weight receives a non-zero gradient (TensorFlow and JAX backends)."""
+    if not layer.built:
+        layer(**call_inputs, training=False)
+
+    def loss_fn():
+        rng = np.random.default_rng(seed)
         loss = 0.0
-        for output in outputs:
+        for output in keras.tree.flatten(layer(**call_inputs, training=False)):
             weights = rng.normal(size=output.shape).astype("float32")
-            loss += tf.reduce_sum(tf.cast(output, "float32") * weights)
-    variables = [w.value for w in layer.trainable_weights]
-    gradients = tape.gradient(loss, variables)
+            loss += keras.ops.sum(keras.ops.cast(output, "float32") * weights)
+        return loss
+
+    gradients = _gradients(loss_fn, layer.trainable_weights)
     dead = [
         w.path
         for w, g in zip(layer.trainable_weights, gradients)
@@ -241,17 +266,19 @@ def wrap_in_model(layer, call_inputs):
     return keras.Model(inputs, outputs), [np.asarray(a) for a in flat]
 
 
-def _loader(modules):
-    """The loader process of `modules` (a tuple), started if it is not running."""
-    entry = _LOADERS.get(modules)
+def _loader(modules, backend):
+    """The loader process of `modules` (a tuple) on `backend`, started if it is not running."""
+    entry = _LOADERS.get((modules, backend))
     if entry is None or entry[0].poll() is not None:
         log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (open as long as the loader runs)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        env = dict(
+            os.environ, KERAS_BACKEND=backend, PYTHONPATH=os.pathsep.join(p for p in sys.path if p)
+        )
         process = subprocess.Popen(
             [sys.executable, "-c", _LOADER_SCRIPT, json.dumps(list(modules))],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, env=env,
         )
-        entry = _LOADERS[modules] = (process, log)
+        entry = _LOADERS[(modules, backend)] = (process, log)
     return entry
 
 
@@ -263,9 +290,9 @@ def _stop_loaders():
         log.close()
 
 
-def _load_elsewhere(spec, modules):
-    """Runs one load request in the loader of `modules`; returns `None` or the error text."""
-    process, log = _loader(tuple(modules))
+def _load_elsewhere(spec, modules, backend):
+    """Runs one load request in the loader of `modules` on `backend`; returns `None` or the error text."""
+    process, log = _loader(tuple(modules), backend)
     process.stdin.write(json.dumps(spec) + "\n")
     process.stdin.flush()
     for line in process.stdout:
@@ -276,14 +303,21 @@ def _load_elsewhere(spec, modules):
     return f"the process ended with code {process.returncode}:\n{log.read()[-3000:]}"
 
 
-def check_keras_round_trip(model, inputs, work_dir, modules=()):
-    """A `.keras` file loaded in another Python process gives identical outputs.
+def check_keras_round_trip(model, inputs, work_dir, modules=(), backend=None):
+    """A `.keras` file loaded in another Python process gives the same outputs.
 
     That process imports only `modules` (to register the classes), so the file loads
     without anything the test process defined; one such process serves every check
-    with the same `modules`. `inputs` is what the model is called with: a list of
-    arrays or a dict of arrays.
+    with the same `modules` and `backend`. `inputs` is what the model is called with:
+    a list of arrays or a dict of arrays. `backend` is the Keras backend of that
+    process (`None`: this one's): on the same backend the outputs must be identical,
+    on another one equal within rtol 1e-5 (atol 1e-6 for values near zero).
+
+    Example (a model saved under TensorFlow predicts the same under JAX):
+
+        check_keras_round_trip(model, inputs, tmp_path, modules=["msa_tf"], backend="jax")
     """
+    backend = backend or keras.backend.backend()
     work_dir = Path(work_dir)
     model_path = work_dir / "model.keras"
     expected = _flat_outputs(model(inputs, training=False))  # also builds the model
@@ -298,14 +332,18 @@ def check_keras_round_trip(model, inputs, work_dir, modules=()):
         "named": named,
         "keys": list(arrays),
     }
-    error = _load_elsewhere(spec, modules)
+    error = _load_elsewhere(spec, modules, backend)
     if error is not None:
         _fail(model.name, f"loading the .keras file in another process failed:\n{error}")
     loaded = np.load(spec["outputs"])
     for i, want in enumerate(expected):
         got = loaded[f"arr_{i}"]
-        if got.shape != want.shape or not np.array_equal(got, want):
-            _fail(model.name, f"output {i} differs after the .keras round trip")
+        if backend == keras.backend.backend():
+            close = np.array_equal(got, want)
+        else:
+            close = np.allclose(got, want, rtol=1e-5, atol=1e-6)
+        if got.shape != want.shape or not close:
+            _fail(model.name, f"output {i} differs after the .keras round trip to {backend}")
 
 
 def check_fit_step(model, inputs, jit_compile=True, loss_scale=False, seed=0):

@@ -107,10 +107,11 @@ class UnsavedState(keras.layers.Layer):
         return inputs * self.factor
 
 
-def test_catches_outputs_that_change_after_a_keras_round_trip(tmp_path):
+@pytest.mark.parametrize("backend", [None, "jax"], ids=["same_backend", "jax"])
+def test_catches_outputs_that_change_after_a_keras_round_trip(tmp_path, backend):
     model, arrays = testing.wrap_in_model(UnsavedState(), {"inputs": X})
     with pytest.raises(AssertionError, match=r"differs after the \.keras round trip"):
-        testing.check_keras_round_trip(model, arrays, tmp_path, modules=[__name__])
+        testing.check_keras_round_trip(model, arrays, tmp_path, modules=[__name__], backend=backend)
 
 
 class WrongOutputShape(keras.layers.Layer):

@@ -21,6 +21,9 @@ Registered sources (all multimodal sentiment data, task `sentiment`):
 A new source subclasses `DataSource` (or `MultimodalSource` for text/audio/vision
 data), implements its abstract methods and is registered with `@register_source(name)`.
 
+Sources are built on `tf.data` and need the `tensorflow` package; `model.fit` takes their
+datasets on any Keras backend.
+
 Example:
 >>> source = get_source("synthetic", num_samples=8, text_dim=6, audio_dim=4,
 ...                     vision_dim=3, min_length=2, max_length=5)

@@ -71,7 +71,9 @@ class LearnablePositionalEmbedding(StepwiseLayer):
     def call(self, inputs, mask=None):
         _check_length(self, inputs.shape)
         length = ops.shape(inputs)[1]
-        positions = ops.slice(self.position_embeddings, (0, 0), (length, ops.shape(inputs)[2]))
+        # `convert_to_tensor`: JAX's `slice` takes an array, not a Keras variable.
+        table = ops.convert_to_tensor(self.position_embeddings)
+        positions = ops.slice(table, (0, 0), (length, ops.shape(inputs)[2]))
         return inputs + ops.cast(positions, inputs.dtype)[None]
 
     def get_config(self):

@@ -36,13 +36,16 @@ def checked_block_arguments(
     width = check_positive_int("width", width)
     num_heads = check_positive_int("num_heads", num_heads)
     check_divisible("width", width, "num_heads", num_heads)
+    function = keras.activations.get(activation)  # `ValueError` for an unknown name
     return {
         "width": width,
         "num_heads": num_heads,
         "ff_dim": None if ff_dim is None else check_positive_int("ff_dim", ff_dim),
         "dropout": check_rate("dropout", dropout),
         "norm_first": bool(norm_first),
-        "activation": keras.activations.serialize(keras.activations.get(activation)),
+        # A name stays as given: Keras's serializer imports TensorFlow (if installed) on any
+        # backend, seconds for each `.keras` loader process that the JAX tests start.
+        "activation": activation if isinstance(activation, str) else keras.activations.serialize(function),
         "layer_norm_epsilon": check_number("layer_norm_epsilon", layer_norm_epsilon, low=0,
                                            low_open=True),
         "kernel_initializer": get_initializer("kernel_initializer", kernel_initializer),

@@ -20,6 +20,10 @@ test split and writes:
     <run>/tensorboard/      TensorBoard logs
 
 Running the same config again resumes an interrupted run from `<run>/backup`.
+
+The runner is built on TensorFlow (tf.data, `tf.distribute` strategies, SavedModel
+export): `train`, `evaluate_run` and `export_run` need the TensorFlow backend and raise
+`RuntimeError` under another one.
 """
 
 import dataclasses
@@ -33,6 +37,7 @@ import keras
 import tensorflow as tf
 
 from msa_tf import export, models, tasks
+from msa_tf.backend import require_backend
 from msa_tf.data import sources
 from msa_tf.training import callbacks as run_callbacks_module
 from msa_tf.training import optimization, plots
@@ -188,6 +193,7 @@ def train(config, *, overwrite=False, extra_callbacks=(), verbose="auto"):
     Raises `ConfigError` before writing anything for a bad config, and `RunError`
     when the loss stops being finite.
     """
+    require_backend("The experiment runner", "tensorflow")
     training = config.training
     keras.utils.set_random_seed(training.seed)
     strategy = _checked("training.strategy", resolve_strategy, training.strategy)
@@ -326,6 +332,7 @@ def evaluate_run(run_dir, split="test", overrides=(), data_path=None):
     `data_path` (an MMSA feature file or a shards folder) or `overrides`
     (`"data.key=value"`) change the data; the lengths stay those of the run.
     """
+    require_backend("The experiment runner", "tensorflow")
     _checked("split", check_choice, "split", split, sources.SPLITS)
     config, model = _load_run(run_dir, overrides, data_path)
     experiment = Experiment.from_config(config)
@@ -339,6 +346,7 @@ def evaluate_run(run_dir, split="test", overrides=(), data_path=None):
 
 def export_run(run_dir, fmt, out=None):
     """Exports `<run_dir>/model.keras` as `fmt` (`keras`, `saved_model`, `tflite`); returns the path."""
+    require_backend("The experiment runner", "tensorflow")
     _checked("format", check_choice, "format", fmt, tuple(EXPORT_PATHS))
     _, model = _load_run(run_dir)
     with open(os.path.join(run_dir, SIGNATURE)) as handle:

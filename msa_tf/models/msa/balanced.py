@@ -1,9 +1,9 @@
 """A modality-balanced sequence-level model: modality dropout and adaptive unimodal losses."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
+from msa_tf.backend import require_backend
 from msa_tf.layers import MaskedPooling
 from msa_tf.modalities import MODALITIES
 from msa_tf.models.msa.components import modality_inputs
@@ -25,11 +25,11 @@ class BalancedMSAModel(MSASeqLevelModel):
     modality that has improved least gets the largest weight (they average to 1).
     During training each modality of each sample is also dropped (its mask set to
     all `False`) with probability `modality_dropout`, so the fusion cannot lean on
-    one modality. All of it lives in `train_step`: `model.fit`, callbacks and
-    distribution strategies work as usual; prediction and `evaluate` use the plain
-    model. The state (`aux_loss_ema`, `aux_loss_initial`, `aux_weights`) is saved
-    with the model, and the weights show up in the training logs as `weight_text`
-    and so on.
+    one modality. All of it lives in `train_step` (on the TensorFlow and JAX
+    backends): `model.fit`, callbacks and distribution strategies work as usual;
+    prediction and `evaluate` use the plain model. The state (`aux_loss_ema`,
+    `aux_loss_initial`, `aux_weights`) is saved with the model, and the weights
+    show up in the training logs as `weight_text` and so on.
 
     Args:
         modality_dropout: probability of dropping a modality of a sample in training,
@@ -112,10 +112,12 @@ class BalancedMSAModel(MSASeqLevelModel):
             shape=(count,), initializer="ones", trainable=False, name="aux_weights"
         )
 
-    def test_step(self, data):
-        # The unimodal trackers only measure training; evaluation would report them as 0.
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # Only evaluation gets here (`train_step` logs its own); the unimodal trackers
+        # only measure training, so evaluation would report them as 0.
         own = {metric.name for metric in [*self.aux_trackers.values(), *self.weight_trackers.values()]}
-        return {name: value for name, value in super().test_step(data).items() if name not in own}
+        logs = super().compute_metrics(x, y, y_pred, sample_weight)
+        return {name: value for name, value in logs.items() if name not in own}
 
     def _dropped(self, parsed):
         """The parsed inputs with whole modalities of samples masked out at random."""
@@ -147,11 +149,13 @@ class BalancedMSAModel(MSASeqLevelModel):
         return outputs, unimodal
 
     def _update_weights(self, aux_losses):
-        first_step = ops.all(ops.equal(self.aux_loss_initial, 0.0))
-        initial = ops.where(first_step, aux_losses, self.aux_loss_initial)
+        # `.value`: JAX's `where` takes arrays, not Keras variables.
+        initial = self.aux_loss_initial.value
+        first_step = ops.all(ops.equal(initial, 0.0))
+        initial = ops.where(first_step, aux_losses, initial)
         ema = ops.where(
             first_step, aux_losses,
-            self.ema_decay * self.aux_loss_ema + (1.0 - self.ema_decay) * aux_losses,
+            self.ema_decay * self.aux_loss_ema.value + (1.0 - self.ema_decay) * aux_losses,
         )
         progress = ema / ops.maximum(initial, 1e-6)
         powered = ops.power(ops.maximum(progress, 1e-6), self.balance)
@@ -159,20 +163,18 @@ class BalancedMSAModel(MSASeqLevelModel):
         self.aux_loss_ema.assign(ema)
         self.aux_weights.assign(len(MODALITIES) * powered / ops.sum(powered))
 
-    def train_step(self, data):
+    def _loss_and_updates(self, data):
+        """The scaled training loss and the logs; updates the unimodal weights and metrics.
+
+        Written statefully; each backend's `train_step` differentiates it its own way.
+        """
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if not self.built:  # `fit` may trace this step before anything called the model
-            self.build({key: tuple(value.shape) for key, value in x.items()})
         target = ops.cast(y["regression"], "float32")
-        with tf.GradientTape() as tape:
-            outputs, unimodal = self._forward(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=outputs, sample_weight=sample_weight)
-            aux_losses = ops.stack([ops.mean(ops.square(p - target)) for p in unimodal])
-            weights = ops.stop_gradient(self.aux_weights)
-            total = loss + self.aux_weight * ops.sum(weights * aux_losses)
-            scaled = self.optimizer.scale_loss(total)
-        gradients = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply(gradients, self.trainable_weights)
+        outputs, unimodal = self._forward(x, training=True)
+        loss = self.compute_loss(x=x, y=y, y_pred=outputs, sample_weight=sample_weight)
+        aux_losses = ops.stack([ops.mean(ops.square(p - target)) for p in unimodal])
+        weights = ops.stop_gradient(self.aux_weights)
+        total = loss + self.aux_weight * ops.sum(weights * aux_losses)
         self._update_weights(ops.stop_gradient(aux_losses))
         for i, m in enumerate(MODALITIES):
             self.aux_trackers[m].update_state(aux_losses[i])
@@ -183,4 +185,44 @@ class BalancedMSAModel(MSASeqLevelModel):
                 metric.update_state(total)
             elif metric not in own:
                 metric.update_state(y, outputs, sample_weight=sample_weight)
-        return {metric.name: metric.result() for metric in self.metrics}
+        logs = {metric.name: metric.result() for metric in self.metrics}
+        return self.optimizer.scale_loss(total), logs
+
+    def train_step(self, *args):
+        # Keras calls `train_step(data)` on TensorFlow, `train_step(state, data)` on JAX.
+        if require_backend("BalancedMSAModel training", "tensorflow", "jax") == "jax":
+            return self._jax_train_step(*args)
+        return self._tensorflow_train_step(*args)
+
+    def _tensorflow_train_step(self, data):
+        import tensorflow as tf
+
+        if not self.built:  # `fit` may trace this step before anything called the model
+            x = keras.utils.unpack_x_y_sample_weight(data)[0]
+            self.build({key: tuple(value.shape) for key, value in x.items()})
+        with tf.GradientTape() as tape:
+            scaled, logs = self._loss_and_updates(data)
+        self.optimizer.apply(tape.gradient(scaled, self.trainable_weights), self.trainable_weights)
+        return logs
+
+    def _jax_train_step(self, state, data):
+        """Stateless: `_loss_and_updates` runs in a `keras.StatelessScope` that holds `state`."""
+        import jax
+
+        trainable, non_trainable, optimizer_state, metrics_state = state
+        others = [*self.non_trainable_variables, *self.metrics_variables]
+
+        def loss_of(trainable):
+            mapping = [
+                *zip(self.trainable_variables, trainable),
+                *zip(others, [*non_trainable, *metrics_state]),
+                *zip(self.optimizer.variables, optimizer_state),
+            ]
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                scaled, logs = self._loss_and_updates(data)
+            return scaled, (logs, [scope.get_current_value(v) for v in others])
+
+        (_, (logs, updated)), gradients = jax.value_and_grad(loss_of, has_aux=True)(trainable)
+        trainable, optimizer_state = self.optimizer.stateless_apply(optimizer_state, gradients, trainable)
+        count = len(non_trainable)
+        return logs, (trainable, updated[:count], optimizer_state, updated[count:])

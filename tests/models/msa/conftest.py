@@ -25,6 +25,10 @@ MODEL_ARGS = {
     "maft": dict(SMALL, model_dim=16, quality_dim=8, dropout=0.0),
 }
 
+# What a model learns does not depend on the backend; under JAX these fits would take
+# minutes (the model checks train there).
+LEARNING = pytest.mark.tensorflow_only("learning is backend-independent; the TensorFlow run checks it")
+
 
 def without_data_arguments(kwargs):
     """`kwargs` without `seq_len`, `text_dim`, `audio_dim`, `vision_dim`."""

@@ -8,7 +8,7 @@ from msa_tf.models import get
 from msa_tf.models.msa.maft import MAFT
 from msa_tf.testing import run_model_checks
 
-from .conftest import SMALL, left_padded, msa_batch
+from .conftest import LEARNING, SMALL, left_padded, msa_batch
 
 ARGS = dict(SMALL, model_dim=6, quality_dim=4, dropout=0.0)
 
@@ -69,6 +69,7 @@ def test_left_and_right_padding_give_the_same_outputs(batch, pooling):
     np.testing.assert_allclose(_weights(model, left), _weights(model, batch), rtol=1e-5, atol=1e-6)
 
 
+@LEARNING
 def test_regression_and_classification_train_together():
     inputs, targets = msa_batch(num_samples=12, seed=3, num_classes=3)
     keras.utils.set_random_seed(0)

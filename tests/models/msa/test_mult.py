@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from keras import ops
 
 from msa_tf.modalities import MODALITIES
 from msa_tf.models import get
@@ -48,9 +49,9 @@ def test_default_options_pass_the_checks_without_export_and_xla(batch):
 def test_prediction_reads_the_last_real_step_whatever_the_padding_side(batch, conv):
     assert batch["text_mask"][:, 0].all() and not batch["text_mask"][:, -1].all(), "right padding"
     model = MulT(**dict(NO_DROPOUT, **conv))
-    right = model(batch)["regression"].numpy()
+    right = ops.convert_to_numpy(model(batch)["regression"])
     left_inputs = left_padded(batch)
-    np.testing.assert_allclose(model(left_inputs)["regression"].numpy(), right, atol=1e-5)
+    np.testing.assert_allclose(ops.convert_to_numpy(model(left_inputs)["regression"]), right, atol=1e-5)
     check_padding_invariance(model, {"inputs": batch})
     check_padding_invariance(model, {"inputs": left_inputs})
     # The last real step counts: changing it changes the prediction (a "valid"
@@ -58,7 +59,7 @@ def test_prediction_reads_the_last_real_step_whatever_the_padding_side(batch, co
     lengths = batch["text_mask"].sum(axis=1)
     changed = dict(batch, text=batch["text"].copy())
     changed["text"][np.arange(len(lengths)), lengths - 1] += 1.0
-    moved = np.abs(model(changed)["regression"].numpy()[:, 0] - right[:, 0]) > 1e-6
+    moved = np.abs(ops.convert_to_numpy(model(changed)["regression"])[:, 0] - right[:, 0]) > 1e-6
     assert (lengths >= 3).sum() >= 3 and moved[lengths >= 3].all()
 
 
@@ -70,7 +71,7 @@ def test_causal_self_attention_ignores_later_steps(causal):
     later = x.copy()
     later[:, 5:] = np.random.default_rng(1).normal(size=(2, 3, 16))
     for block in model.self_blocks["audio"]:
-        before, after = block(x).numpy(), block(later).numpy()
+        before, after = ops.convert_to_numpy(block(x)), ops.convert_to_numpy(block(later))
         assert np.allclose(before[:, :5], after[:, :5], atol=1e-5) == causal
         assert not np.allclose(before[:, 5:], after[:, 5:])
 

@@ -12,8 +12,9 @@ import pytest
 from generators import MultimodalGenerator
 from msa_tf import models
 from msa_tf.export import export_saved_model
+from msa_tf.testing import check_keras_round_trip
 
-from .conftest import DIMS, LENGTH, MODEL_ARGS, msa_batch, regression_only
+from .conftest import DIMS, LEARNING, LENGTH, MODEL_ARGS, msa_batch, regression_only
 
 FIELDS = dict(text_dim=DIMS["text"], audio_dim=DIMS["audio"], vision_dim=DIMS["vision"],
               min_length=3, max_length=LENGTH)
@@ -40,6 +41,7 @@ def test_registry_lists_the_zoo():
         models.get("msa_seq")
 
 
+@LEARNING
 @pytest.mark.parametrize("name", sorted(MODEL_ARGS))
 def test_beats_the_mean_predictor_on_redundant_data_with_missing_modalities(name):
     prediction, truth, model = _fit_and_predict(name, "redundant", epochs=3, missing_rate=0.2)
@@ -52,6 +54,7 @@ def test_beats_the_mean_predictor_on_redundant_data_with_missing_modalities(name
 SYNERGY_MARGIN = 0.4
 
 
+@LEARNING
 def test_fusion_models_beat_every_unimodal_model_on_synergy_data():
     """Only the product of the audio and vision signals predicts the target.
 
@@ -71,6 +74,13 @@ def test_fusion_models_beat_every_unimodal_model_on_synergy_data():
         assert correlation[name] > best_unimodal + SYNERGY_MARGIN, correlation
 
 
+@pytest.mark.tensorflow_only("saves under TensorFlow to load under JAX")
+@pytest.mark.parametrize("name", sorted(MODEL_ARGS))
+def test_a_keras_file_saved_under_tensorflow_predicts_the_same_under_jax(batch, name, tmp_path):
+    model = models.get(name, **MODEL_ARGS[name])
+    check_keras_round_trip(model, batch, tmp_path, modules=["msa_tf"], backend="jax")
+
+
 EXPORTED = """
 import json, sys
 import numpy as np, tensorflow as tf
@@ -84,6 +94,7 @@ print(json.dumps(results))
 """
 
 
+@pytest.mark.tensorflow_only("SavedModel export")
 def test_saved_models_give_the_keras_predictions_in_a_fresh_process(tmp_path):
     inputs, _ = msa_batch(num_samples=5, seed=3)
     np.savez(tmp_path / "inputs.npz", **inputs)
@@ -132,6 +143,7 @@ print(json.dumps({"replicas": strategy.num_replicas_in_sync, "losses": losses}))
 DISTRIBUTED = ("lmf", "msa_balanced")
 
 
+@pytest.mark.tensorflow_only("tf.distribute strategies")
 def test_each_training_code_path_runs_under_mirrored_strategy_on_two_devices(tmp_path):
     inputs, _ = msa_batch(num_samples=16, seed=4)
     np.savez(tmp_path / "inputs.npz", **inputs)
