@@ -156,6 +156,8 @@ def timed_windows(sides, batch_size, args):
         for side in sides:
             side.send(f"train {args.steps}")
             rates[side].append(args.steps * batch_size / side.receive()["seconds"])
+            print(f"batch {batch_size}: {side.name}: {rates[side][-1]:.1f} samples/s",
+                  file=sys.stderr)
     return rates
 
 
