@@ -15,7 +15,9 @@ overrides it), on `--backend` (TensorFlow or JAX). Prints, for each model name g
   streams the generator, `mmsa` reads an MMSA feature file and `shards` TFRecord
   shards, both written to a temporary folder from the generator first. Each window
   runs every kind of data in turn, so machine noise hits them alike, and each kind's
-  rate is printed over the rate from memory;
+  rate is printed over the rate from memory. With `--cache` they are fed as the runner
+  feeds them with `data.cache: true`, timed after one pass over the split (the runner's
+  first epoch) has filled the cache;
 - GFLOP per training step: the dot and convolution FLOPs of the optimized HLO module
   that XLA compiled for that same `fit` train step, counted with XLA's
   `HloCostAnalysis` rules (benchmarks/flops.py). The script reads the
@@ -37,7 +39,7 @@ defaults. `--model-dim`, `--num-heads`, `--ff-dim` and `--set [MODEL:]KEY=VALUE`
 them for every model (or only MODEL) whose constructor has that argument.
 
     python benchmarks/bench_models.py [--models msa_seqlevel mult] [--steps 20]
-        [--data cached synthetic mmsa shards] [--backend jax] [--jit-compile auto]
+        [--data cached synthetic mmsa shards] [--cache] [--backend jax] [--jit-compile auto]
 """
 
 import argparse
@@ -158,7 +160,11 @@ def training_data(kinds, args, directory):
                               drop_remainder=True)
         if kind == "cached":
             data = tf.data.Dataset.from_tensors(next(iter(data))).repeat()
-        datasets[kind] = feed(data, ["regression"]).repeat()
+        fed = feed(data, ["regression"], cache=args.cache and kind != "cached")
+        if args.cache and kind != "cached":
+            for _ in fed:  # the runner's first epoch, which fills the cache
+                pass
+        datasets[kind] = fed.repeat()
     return datasets
 
 
@@ -246,6 +252,8 @@ def main():
                         help="any other constructor argument, e.g. --set mult:model_dim=40")
     parser.add_argument("--data", nargs="+", choices=DATA_KINDS, default=["cached"],
                         help="batches from memory (cached) and as the runner feeds them")
+    parser.add_argument("--cache", action="store_true",
+                        help="feed the --data kinds as `data.cache: true` does, after a first pass")
     parser.add_argument("--backend", choices=BACKENDS, default="tensorflow")
     default_jit = {value: key for key, value in JIT_CHOICES.items()}[TrainingConfig.jit_compile]
     parser.add_argument("--jit-compile", choices=tuple(JIT_CHOICES), default=default_jit,
@@ -261,7 +269,8 @@ def main():
     print(f"MOSEI-aligned shapes: length {args.length}; text {DIMS['text']}, audio {DIMS['audio']}, "
           f"vision {DIMS['vision']}; batch {args.batch_size}; float32; backend {args.backend}; "
           f"jit_compile={JIT_CHOICES[args.jit_compile]!r}; {device}")
-    print(f"data: {', '.join(kinds)}; median of {args.windows} windows of {args.steps} fit steps "
+    cache = " (data.cache: true)" if args.cache else ""
+    print(f"data: {', '.join(kinds)}{cache}; median of {args.windows} windows of {args.steps} fit steps "
           f"each, after a 2-step warm-up")
     first_peak = matmul_flops_per_second(args.matmul_size)
 

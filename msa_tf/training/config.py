@@ -163,6 +163,12 @@ class DataConfig(_Section):
             `None` for the source's longest sequences. Longer sequences are cut.
             (`max_length` is the generator's own setting: its longest sequence.)
         shuffle: shuffle the training examples each epoch (where the source can).
+        cache: keep each split's batches in memory after their first pass, so that
+            later epochs neither generate nor read them again (for a generator or a
+            file reader that competes with training for the CPU). Later epochs then
+            repeat the first one's batches exactly, in the same order: what the
+            `synthetic` and `shards` sources yield anyway; a shuffling source
+            (`mmsa`, `tfds`) shuffles only once. Memory: the whole padded split.
     """
 
     OPEN = True
@@ -171,6 +177,7 @@ class DataConfig(_Section):
     eval_batch_size: int | None = None
     pad_to: int | dict | None = None
     shuffle: bool = True
+    cache: bool = False
     arguments: dict = dataclasses.field(default_factory=dict)
 
     def check(self, path):

@@ -130,15 +130,19 @@ class Experiment:
             split, batch_size, lengths=self.lengths, shuffle=training and data.shuffle,
             seed=self.config.training.seed, drop_remainder=training or static,
         )
-        return feed(dataset, outputs, cast_masks=cast_masks)
+        return feed(dataset, outputs, cast_masks=cast_masks, cache=data.cache)
 
 
-def feed(dataset, outputs, *, cast_masks=False):
+def feed(dataset, outputs, *, cast_masks=False, cache=False):
     """`dataset`'s batches as the runner feeds them to `fit`: targets cut to `outputs`.
 
     The selection runs in parallel and the result is prefetched, so it overlaps the
     training step (`benchmarks/bench_models.py --data` measures that it keeps up).
+    `cache` keeps the batches in memory once a pass over `dataset` has ended; later
+    passes read them from there (the config's `data.cache`).
     """
+    if cache:
+        dataset = dataset.cache()
 
     def select(inputs, targets):
         if cast_masks:
