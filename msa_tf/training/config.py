@@ -191,6 +191,9 @@ class DataConfig(_Section):
                 raise _unknown_key(path, key, fields | set(accepted))
         _check_at_least(f"{path}.batch_size", self.batch_size, 1)
         _check_at_least(f"{path}.eval_batch_size", self.eval_batch_size, 1)
+        if self.cache and "num_samples" in self.arguments and self.arguments["num_samples"] is None:
+            raise ConfigError(f"`{path}.cache` keeps whole splits in memory and needs finite ones; "
+                              f"received {path}.num_samples=None (endless data) with {path}.cache=True")
 
 
 @dataclasses.dataclass

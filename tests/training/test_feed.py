@@ -37,3 +37,8 @@ def test_cache_is_a_data_setting_that_takes_true_or_false():
     assert ExperimentConfig.from_dict({}).data.cache is False
     with pytest.raises(ConfigError, match=r"`data.cache` must be true or false; received data.cache='yes'"):
         ExperimentConfig.from_dict({"data": {"cache": "yes"}})
+
+
+def test_cache_refuses_endless_data():
+    with pytest.raises(ConfigError, match=r"needs finite ones; received data.num_samples=None"):
+        ExperimentConfig.from_dict({"data": {"cache": True, "num_samples": None}})
