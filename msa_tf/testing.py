@@ -367,6 +367,8 @@ def check_fit_step(model, inputs, jit_compile=True, loss_scale=False, seed=0):
     model.compile(
         optimizer=optimizer, loss="mse", jit_compile=jit_compile, run_eagerly=not jit_compile
     )
+    # Its variables made before the step is traced, TensorFlow traces it once, not twice.
+    optimizer.build(model.trainable_variables)
     with warnings.catch_warnings():
         # A layer without weights (a pooling) still has to compile and run.
         warnings.filterwarnings("ignore", "The model does not have any trainable weights")

@@ -11,6 +11,7 @@ from msa_tf.layers import (  # noqa: F401
     modality_inputs,
 )
 from msa_tf.modalities import MODALITIES
+from msa_tf.models.base import ZooModel
 from msa_tf.validation import (
     check_choice,
     check_int,
@@ -149,7 +150,7 @@ ARGUMENT_CHECKS = {
 }
 
 
-class SentimentModel(keras.Model):
+class SentimentModel(ZooModel):
     """Base of the sentiment models: checked arguments and a flat config of them.
 
     A subclass stores each `__init__` argument as an attribute of the same name

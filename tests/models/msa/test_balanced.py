@@ -17,6 +17,7 @@ def test_passes_the_model_checks(batch):
 
 
 def test_unimodal_loss_weights_favour_the_modality_that_lags():
+    keras.utils.set_random_seed(0)
     generator = MultimodalGenerator(
         num_samples=512, text_dim=DIMS["text"], audio_dim=DIMS["audio"], vision_dim=DIMS["vision"],
         min_length=4, max_length=LENGTH, interaction="unique", unique_modality="audio",
