@@ -18,6 +18,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from in_memory import repeated  # noqa: E402
 from msa_tf.layers import (  # noqa: E402
     AdaptiveFusionHead,
     CrossModalFusion,
@@ -49,7 +50,7 @@ def samples_per_second(policy, jit_compile, args):
     for name in DIMS:
         data[f"{name}_mask"] = np.arange(length)[None, :] < rng.integers(length // 2, length + 1, (batch, 1))
     target = rng.normal(size=(batch, 1)).astype("float32")
-    dataset = tf.data.Dataset.from_tensors((data, target)).repeat()
+    dataset = repeated((data, target))
     model = build_model(length, args.width, args.num_heads)
     model.compile(optimizer="adam", loss="mse", jit_compile=jit_compile)
     model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)  # compile and warm up

@@ -77,6 +77,7 @@ from tensorflow.compiler.xla.service import hlo_pb2  # noqa: E402
 
 from flops import compiler_ir_module, hlo_flops  # noqa: E402
 from generators import MultimodalGenerator, write_shards  # noqa: E402
+from in_memory import repeated  # noqa: E402
 from msa_tf import models  # noqa: E402
 from msa_tf.data.sources import get_source  # noqa: E402
 from msa_tf.modalities import MODALITIES  # noqa: E402
@@ -159,7 +160,7 @@ def training_data(kinds, args, directory):
         data = source.dataset("train", args.batch_size, lengths=args.length, shuffle=True,
                               drop_remainder=True)
         if kind == "cached":
-            data = tf.data.Dataset.from_tensors(next(iter(data))).repeat()
+            data = repeated(next(iter(data)))
         fed = feed(data, ["regression"], cache=args.cache and kind != "cached")
         if args.cache and kind != "cached":
             for _ in fed:  # the runner's first epoch, which fills the cache

@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from benchmarks.flops import compiler_ir_module, hlo_flops  # noqa: E402
+from benchmarks.in_memory import repeated  # noqa: E402
 from benchmarks.peer.protocol import load_batch, serve  # noqa: E402
 from msa_tf import models  # noqa: E402
 from msa_tf.modalities import MODALITIES  # noqa: E402
@@ -45,7 +46,7 @@ class Trainer:
         optimizer = keras.optimizers.Adam(settings["learning_rate"], clipvalue=settings["clipvalue"])
         self.model.compile(optimizer=optimizer, loss={"regression": "mae"}, jit_compile=jit_compile)
         self.model.optimizer.build(self.model.trainable_variables)  # as the runner does
-        self.data = tf.data.Dataset.from_tensors(self.batch).repeat()
+        self.data = repeated(self.batch)
         self.params = self.model.count_params()
 
     def train(self, steps):
