@@ -22,23 +22,16 @@ install: $(VENV)/.installed-$(EXTRAS)
 demo: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/msa-tf train configs/quickstart.yaml --overwrite
 
-# The TensorFlow run has two workers (XLA compiles and graph tracing are mostly single-
-# threaded; `worksteal` keeps both busy to the end) and prints the 15 slowest tests. The JAX
-# run of the layer and model tests goes alongside in one more process, its report printed
-# after: it fills the cores that the TensorFlow run leaves idle (~1.7 of 12 minutes saved).
-JAX_LOG := .pytest_cache/jax-run.log
-
+# Two workers: XLA compiles and graph tracing are mostly single-threaded. `worksteal` keeps
+# both busy to the end (the suite has a few long tests). Prints the 15 slowest tests, then
+# runs the layer and model tests again on JAX.
 test: $(VENV)/.installed-$(EXTRAS),test
-	@mkdir -p .pytest_cache
-	@$(MAKE) --no-print-directory test-jax JAX_WORKERS=1 > $(JAX_LOG) 2>&1 & jax=$$!; \
-	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=15; tensorflow=$$?; \
-	wait $$jax; jax=$$?; echo "== the JAX run (KERAS_BACKEND=jax) =="; cat $(JAX_LOG); \
-	test $$tensorflow -eq 0 && test $$jax -eq 0
+	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=15
+	$(MAKE) test-jax
 
 # The layer and model tests on the JAX backend (CPU); tests marked `tensorflow_only` skip.
-JAX_WORKERS ?= 2
 test-jax: $(VENV)/.installed-$(EXTRAS),test
-	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/layers tests/models -n $(JAX_WORKERS) --dist worksteal --durations=5
+	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/layers tests/models -n 2 --dist worksteal --durations=5
 
 # Lint and import order (ruff, configured in pyproject.toml); .ci/run calls it before the tests.
 lint: $(VENV)/.installed-$(EXTRAS),test
