@@ -11,6 +11,22 @@ from msa_tf.layers.masking import attention_mask, check_mask
 from msa_tf.validation import check_divisible, check_positive_int, check_rate
 
 
+def _dense(inputs, kernel, bias, dtype, input_axes=1):
+    """`inputs @ kernel + bias` over the last `input_axes` axes of `inputs`, as one 2D matmul.
+
+    The leading `input_axes` axes of `kernel` meet those of `inputs`; its other axes
+    are the output's. `ops.einsum` computes the same, but the gradient of TensorFlow's
+    einsum finds the kernel gradient example by example and then sums them.
+    """
+    leading = ops.shape(inputs)[: len(inputs.shape) - input_axes]
+    size = math.prod(kernel.shape[:input_axes])
+    outputs = ops.matmul(
+        ops.reshape(inputs, (-1, size)), ops.cast(ops.reshape(kernel, (size, -1)), dtype)
+    )
+    outputs = outputs + ops.cast(ops.reshape(bias, (-1,)), dtype)
+    return ops.reshape(outputs, (*leading, *kernel.shape[input_axes:]))
+
+
 def _attending_queries(query_mask, mask):
     """`(batch, query_time)` booleans: a real query step with at least one key; `None` if all."""
     attends = None if mask is None else ops.any(mask, axis=-1)
@@ -141,27 +157,26 @@ class MaskedMultiHeadAttention(keras.layers.Layer):
             context = ops.where(attends[:, :, None, None], context, ops.zeros((), context.dtype))
             if return_attention_scores:
                 weights = ops.where(attends[:, None, :, None], weights, ops.zeros((), "float32"))
-        outputs = self.output_dense(context)
+        outputs = _dense(context, self.output_dense.kernel, self.output_dense.bias,
+                         self.compute_dtype, input_axes=2)
         if return_attention_scores:
             return outputs, weights
         return outputs
 
     def _project(self, inputs, projections):
-        """The outputs of `projections` of the same `inputs`, computed as one matmul.
+        """The outputs `(batch, time, num_heads, head_dim)` of `projections` of `inputs`.
 
-        Their kernels `(dim, num_heads, head_dim)` are concatenated along the heads
-        (a key projection without bias adds zeros): fewer, larger matmuls than one per
-        projection, with the same weights and results.
+        Their kernels `(dim, num_heads, head_dim)` are concatenated along the heads (a
+        key projection without bias adds zeros), so projections of the same input take
+        one matmul, with the same weights and results as separate ones.
         """
-        if len(projections) == 1:
-            return (projections[0](inputs),)
-        dtype = self.compute_dtype
-        kernel = ops.concatenate([ops.cast(p.kernel, dtype) for p in projections], axis=1)
-        outputs = ops.einsum("btd,dhk->bthk", inputs, kernel)
-        biases = [ops.zeros_like(p.kernel[0]) if p.bias is None else p.bias for p in projections]
-        outputs = outputs + ops.cast(ops.concatenate(biases, axis=0), dtype)
+        kernel = ops.concatenate([p.kernel for p in projections], axis=1)
+        bias = ops.concatenate(
+            [ops.zeros_like(p.kernel[0]) if p.bias is None else p.bias for p in projections],
+            axis=0,
+        )
+        outputs = _dense(inputs, kernel, bias, self.compute_dtype)
         return ops.split(outputs, len(projections), axis=2)
-
     def compute_mask(self, query, previous_mask=None):
         return previous_mask
 
