@@ -217,19 +217,20 @@ def _gradients(loss_fn, variables):
     function of the variables' values, which a `keras.StatelessScope` puts in place,
     and compiles it whole (op by op, JAX would compile every op of the backward pass).
     """
+    values = [v.value for v in variables]
     if require_backend("check_gradients", "tensorflow", "jax") == "tensorflow":
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
             loss = loss_fn()
-        return tape.gradient(loss, [v.value for v in variables])
+        return tape.gradient(loss, values)
     import jax
 
     def loss_of(values):
         with keras.StatelessScope(state_mapping=list(zip(variables, values))):
             return loss_fn()
 
-    return jax.jit(jax.grad(loss_of))([v.value for v in variables])
+    return jax.jit(jax.grad(loss_of))(values)
 
 
 def check_gradients(layer, call_inputs, seed=0):

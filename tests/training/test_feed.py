@@ -29,6 +29,11 @@ def test_targets_are_cut_to_the_model_outputs():
     assert list(targets) == ["regression"]
 
 
+def test_autotuning_is_off_for_the_whole_pipeline():
+    fed = feed(_fresh_each_pass().prefetch(tf.data.AUTOTUNE), ["regression"])
+    assert fed.options().autotune.enabled is False
+
+
 def test_cache_replays_the_first_pass_and_without_it_every_pass_is_new():
     first, second = _passes(feed(_fresh_each_pass(), ["regression"], cache=True))
     np.testing.assert_array_equal(np.stack(first), np.stack(second))
