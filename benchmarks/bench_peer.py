@@ -73,14 +73,12 @@ def our_settings(config):
     MMSA's cross-modal transformers have `nlevels` layers and its self-attention
     ("memory") transformers `max(nlevels, 3)`; its convolutions have no padding
     (`"valid"`); `attn_mask` makes attention causal (ours: the self-attention only).
-    Ours has one dropout rate where MMSA has several: `attention_dropout` drops the
-    attention weights and each sub-layer output of every block (MMSA: the attention
-    weights of the stacks that read text and of the memory stacks at `attn_dropout`, the
-    others at `attn_dropout_a`/`_v`, sub-layer outputs at `res_dropout`);
-    `embedding_dropout` drops the text features and every transformer input (MMSA:
-    `text_dropout` and `embed_dropout`). Each takes MMSA's largest rate, so ours drops
-    at least everything that MMSA drops, except MMSA's `relu_dropout` inside the
-    feed-forward networks (0 for MOSEI), which ours does not have.
+    Every dropout maps to its own: `attn_dropout`, `attn_dropout_a` and `attn_dropout_v`
+    to the rates of the cross-modal stacks that read text, audio and vision
+    (`attention_dropout` as a dict; the self-attention stacks take the text rate in
+    both), `res_dropout` to `residual_dropout`, `embed_dropout` to `embedding_dropout`,
+    `text_dropout` and `output_dropout` to theirs. Ours has no `relu_dropout` (dropout
+    inside the feed-forward networks; 0 for MOSEI).
     """
     width, heads = config["dst_feature_dim_nheads"]
     model = dict(
@@ -90,10 +88,11 @@ def our_settings(config):
                            "audio": config["conv1d_kernel_size_a"],
                            "vision": config["conv1d_kernel_size_v"]},
         conv_padding="valid",
-        attention_dropout=max(config[key] for key in
-                              ("attn_dropout", "attn_dropout_a", "attn_dropout_v", "res_dropout")),
-        embedding_dropout=max(config["text_dropout"], config["embed_dropout"]),
-        output_dropout=config["output_dropout"], causal=bool(config["attn_mask"]),
+        attention_dropout={"text": config["attn_dropout"], "audio": config["attn_dropout_a"],
+                           "vision": config["attn_dropout_v"]},
+        residual_dropout=config["res_dropout"], embedding_dropout=config["embed_dropout"],
+        text_dropout=config["text_dropout"], output_dropout=config["output_dropout"],
+        causal=bool(config["attn_mask"]),
     )
     return dict(model=model, learning_rate=config["learning_rate"], clipvalue=config["grad_clip"])
 

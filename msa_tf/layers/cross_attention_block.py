@@ -19,6 +19,8 @@ class CrossAttentionBlock(ResidualAttentionBlock):
         num_heads: number of attention heads.
         ff_dim: hidden size of the feed-forward network; `None` means `4 * width`.
         dropout: dropout rate on attention weights and sub-layer outputs, in [0, 1).
+        residual_dropout: dropout rate on sub-layer outputs instead (MulT's
+            `res_dropout`), in [0, 1); `None`: `dropout`.
         norm_first: `True` for pre-norm, `False` for post-norm.
         activation: activation of the feed-forward hidden layer.
         layer_norm_epsilon: epsilon of the layer normalisations.

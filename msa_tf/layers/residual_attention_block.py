@@ -67,7 +67,9 @@ class ResidualAttentionBlock(keras.layers.Layer):
     `norm_first=True` (pre-norm) each sub-layer sees a normalised input and adds to
     the residual stream; with `norm_first=False` (post-norm, the original
     Transformer) the sum is normalised. Normalisation statistics run in float32.
-    The output has the shape of the first input.
+    The output has the shape of the first input. `dropout` drops attention weights
+    and, unless `residual_dropout` is given, each sub-layer output before its residual
+    sum.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class ResidualAttentionBlock(keras.layers.Layer):
         layer_norm_epsilon=1e-5,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        residual_dropout=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -90,6 +93,9 @@ class ResidualAttentionBlock(keras.layers.Layer):
         )
         for name, value in arguments.items():
             setattr(self, name, value)
+        self.residual_dropout = (
+            self.dropout if residual_dropout is None else check_rate("residual_dropout", residual_dropout)
+        )
         self.supports_masking = True
 
     def _check_width(self, name, shape):
@@ -132,12 +138,12 @@ class ResidualAttentionBlock(keras.layers.Layer):
         self.ff_output.build((*query_shape[:-1], self.ff_dim or 4 * self.width))
         self.ff_norm = self._layer_norm("ff_norm")
         self.ff_norm.build(query_shape)
-        self.residual_dropout = Dropout(self.dropout, dtype=self.dtype_policy)
+        self.sublayer_dropout = Dropout(self.residual_dropout, dtype=self.dtype_policy)
 
     def _residual(self, x, norm, sublayer, training):
         if self.norm_first:
-            return x + self.residual_dropout(sublayer(norm(x)), training=training)
-        return norm(x + self.residual_dropout(sublayer(x), training=training))
+            return x + self.sublayer_dropout(sublayer(norm(x)), training=training)
+        return norm(x + self.sublayer_dropout(sublayer(x), training=training))
 
     def _attend_then_feed_forward(self, x, attend, training):
         x = self._residual(x, self.attention_norm, attend, training)
@@ -153,5 +159,5 @@ class ResidualAttentionBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(block_config(self))
+        config.update(block_config(self), residual_dropout=self.residual_dropout)
         return config

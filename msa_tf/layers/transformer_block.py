@@ -15,6 +15,8 @@ class TransformerBlock(ResidualAttentionBlock):
         num_heads: number of attention heads.
         ff_dim: hidden size of the feed-forward network; `None` means `4 * width`.
         dropout: dropout rate on attention weights and sub-layer outputs, in [0, 1).
+        residual_dropout: dropout rate on sub-layer outputs instead (MulT's
+            `res_dropout`), in [0, 1); `None`: `dropout`.
         norm_first: `True` for pre-norm, `False` for post-norm.
         activation: activation of the feed-forward hidden layer.
         layer_norm_epsilon: epsilon of the layer normalisations.
@@ -54,6 +56,7 @@ class TransformerBlock(ResidualAttentionBlock):
         layer_norm_epsilon=1e-5,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        residual_dropout=None,
         causal=False,
         **kwargs,
     ):
@@ -67,6 +70,7 @@ class TransformerBlock(ResidualAttentionBlock):
             layer_norm_epsilon=layer_norm_epsilon,
             kernel_initializer=kernel_initializer,
             bias_initializer=bias_initializer,
+            residual_dropout=residual_dropout,
             **kwargs,
         )
         self.causal = bool(causal)

@@ -63,6 +63,20 @@ def test_all_padded_context_gives_zero_context(rng):
     np.testing.assert_allclose(ops.convert_to_numpy(out)[2], np.broadcast_to(bias, (5, 8)))
 
 
+def test_padded_queries_get_zero_context_and_leave_real_ones_alone(rng):
+    data = _inputs(rng)
+    layer = MaskedMultiHeadAttention(width=8, num_heads=2)
+    query_mask = np.arange(5)[None, :] < np.array([[5], [3], [1]])
+    out, scores = layer(data["query"], data["value"], query_mask=query_mask,
+                        value_mask=data["value_mask"], return_attention_scores=True)
+    unmasked = layer(data["query"], data["value"], value_mask=data["value_mask"])
+    out, unmasked, scores = (ops.convert_to_numpy(t) for t in (out, unmasked, scores))
+    np.testing.assert_allclose(out[query_mask], unmasked[query_mask], rtol=1e-6)
+    bias = ops.convert_to_numpy(layer.output_dense.weights[1])
+    np.testing.assert_allclose(out[~query_mask], np.broadcast_to(bias, out[~query_mask].shape))
+    assert np.all(scores.transpose(0, 2, 1, 3)[~query_mask] == 0.0)
+
+
 def test_causal_attention_ignores_future_steps(rng):
     x = rng.normal(size=(1, 6, 8)).astype("float32")
     changed = x.copy()

@@ -57,6 +57,18 @@ def test_keras_implicit_masking_matches_explicit_mask(rng):
     assert np.abs(implicit - unmasked).max() > 1e-2
 
 
+def test_residual_dropout_is_its_own_rate_and_defaults_to_dropout(rng):
+    x = _inputs(rng)["inputs"]
+    residual_only = TransformerBlock(width=16, num_heads=4, residual_dropout=0.5)
+    inference = ops.convert_to_numpy(residual_only(x))
+    assert not np.allclose(ops.convert_to_numpy(residual_only(x, training=True)), inference)
+    weights_only = TransformerBlock.from_config(
+        TransformerBlock(width=16, num_heads=4, dropout=0.5, residual_dropout=0.0).get_config())
+    weights_only(x)
+    assert (weights_only.attention.dropout, weights_only.sublayer_dropout.rate) == (0.5, 0.0)
+    assert TransformerBlock(width=16, num_heads=4, dropout=0.3).residual_dropout == 0.3
+
+
 def test_rejects_inputs_of_another_width():
     message = r"`inputs` must equal `width`=16; received inputs with shape \(2, 3, 8\)"
     with pytest.raises(ValueError, match=message):
@@ -75,6 +87,8 @@ def test_rejects_a_mask_of_the_wrong_shape():
         ({"width": 8, "num_heads": 2, "dropout": -0.5}, r"`dropout`.*received dropout=-0.5"),
         ({"width": 8, "num_heads": 2, "dropout": 1.0}, r"`dropout`.*received dropout=1.0"),
         ({"width": 8, "num_heads": 2, "ff_dim": 0}, r"`ff_dim` must be a positive integer"),
+        ({"width": 8, "num_heads": 2, "residual_dropout": 1.0},
+         r"`residual_dropout`.*received residual_dropout=1.0"),
     ],
 )
 def test_bad_arguments_raise_value_error(kwargs, message):

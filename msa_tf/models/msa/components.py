@@ -1,5 +1,7 @@
 """Pieces every multimodal sentiment model shares: input parsing, projection, heads."""
 
+import functools
+
 import keras
 
 # The input parsing and the encoders live in msa_tf.layers; the models import them from here too.
@@ -134,7 +136,9 @@ ARGUMENT_CHECKS = {
     "post_fusion_dim": check_positive_int,
     "rank": check_positive_int,
     "dropout": check_rate,
-    "attention_dropout": check_rate,
+    "attention_dropout": functools.partial(check_per_modality, check=check_rate),
+    "residual_dropout": optional(check_rate),
+    "text_dropout": optional(check_rate),
     "embedding_dropout": check_rate,
     "output_dropout": check_rate,
     "modality_dropout": check_rate,

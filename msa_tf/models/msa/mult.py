@@ -20,7 +20,13 @@ from msa_tf.models.msa.components import (
     modality_inputs,
 )
 from msa_tf.models.registry import register
-from msa_tf.validation import check_choice, check_divisible, check_positive_int, per_key
+from msa_tf.validation import (
+    check_choice,
+    check_divisible,
+    check_positive_int,
+    check_rate,
+    per_key,
+)
 
 CONV_PADDINGS = ("same", "valid", "causal")
 # Each target modality is attended from the two others, in MulT's order.
@@ -75,11 +81,18 @@ class MulT(SentimentModel):
             of real steps are real: a sequence loses `kernel - 1` steps, and one
             shorter than the kernel contributes nothing) or `"causal"` (a step sees
             itself and the `kernel - 1` steps before it).
-        attention_dropout: dropout of every block, on the attention weights and on
-            each sub-layer output before its residual sum (MulT's `attn_dropout` and
-            `res_dropout`), in [0, 1).
-        embedding_dropout: dropout on the text features and on every transformer
-            input after positions are added (MulT's `embed_dropout`), in [0, 1).
+        attention_dropout: dropout on the attention weights of every block (MulT's
+            `attn_dropout`), in [0, 1); or a dict `{"text": ..., "audio": ...,
+            "vision": ...}` giving the cross-modal stacks that read each modality
+            their own rate (MulT's `attn_dropout`, `attn_dropout_a`,
+            `attn_dropout_v`), the self-attention stacks taking the text rate, as in
+            MulT.
+        residual_dropout: dropout on each sub-layer output before its residual sum
+            (MulT's `res_dropout`), in [0, 1); `None`: each block's attention rate.
+        embedding_dropout: dropout on every transformer input after positions are
+            added (MulT's `embed_dropout`), in [0, 1).
+        text_dropout: dropout on the text features before their convolution (MMSA's
+            `text_dropout`), in [0, 1); `None`: `embedding_dropout`.
         output_dropout: dropout inside the residual MLP (MulT's `out_dropout`), in
             [0, 1).
         causal: if `True`, the self-attention transformers are causal: a step attends
@@ -129,6 +142,8 @@ class MulT(SentimentModel):
         embedding_dropout=0.25,
         output_dropout=0.0,
         causal=False,
+        residual_dropout=None,
+        text_dropout=None,
         text_vocab_size=None,
         num_classes=None,
         **kwargs,
@@ -141,7 +156,7 @@ class MulT(SentimentModel):
             conv_padding=check_choice("conv_padding", conv_padding, CONV_PADDINGS),
             attention_dropout=attention_dropout, embedding_dropout=embedding_dropout,
             output_dropout=output_dropout, causal=causal, text_vocab_size=text_vocab_size,
-            num_classes=num_classes,
+            num_classes=num_classes, residual_dropout=residual_dropout, text_dropout=text_dropout,
         )
         check_divisible("model_dim", model_dim, "num_heads", num_heads)
         self._kernels = per_key("conv_kernel_sizes", conv_kernel_sizes, MODALITIES, check_positive_int)
@@ -165,7 +180,11 @@ class MulT(SentimentModel):
                     model_dim, self._kernels[m], padding=conv_padding, use_bias=False,
                     dtype="float32", name=f"{m}_conv",
                 )
-        self.text_dropout = Dropout(embedding_dropout, dtype=policy, name="text_dropout")
+        attention_rates = per_key("attention_dropout", attention_dropout, MODALITIES, check_rate)
+        self.text_features_dropout = Dropout(
+            embedding_dropout if text_dropout is None else text_dropout, dtype=policy,
+            name="text_dropout",
+        )
         self.positions = SinusoidalPositionalEmbedding(dtype=policy, name="positions")
         self.embedded_dropout = Dropout(embedding_dropout, dtype=policy, name="embedding_dropout")
 
@@ -177,8 +196,8 @@ class MulT(SentimentModel):
             direction = f"{target}_from_{source}"
             self.cross_blocks[direction] = [
                 CrossAttentionBlock(
-                    model_dim, num_heads, dropout=attention_dropout, activation="relu",
-                    dtype=policy, name=f"{direction}_block_{i}",
+                    model_dim, num_heads, dropout=attention_rates[source], activation="relu",
+                    residual_dropout=residual_dropout, dtype=policy, name=f"{direction}_block_{i}",
                 )
                 for i in range(num_cross_layers)
             ]
@@ -187,8 +206,9 @@ class MulT(SentimentModel):
         for m in MODALITIES:
             self.self_blocks[m] = [
                 TransformerBlock(
-                    2 * model_dim, num_heads, dropout=attention_dropout, activation="relu",
-                    causal=causal, dtype=policy, name=f"{m}_self_block_{i}",
+                    2 * model_dim, num_heads, dropout=attention_rates["text"], activation="relu",
+                    residual_dropout=residual_dropout, causal=causal, dtype=policy,
+                    name=f"{m}_self_block_{i}",
                 )
                 for i in range(num_layers)
             ]
@@ -252,7 +272,7 @@ class MulT(SentimentModel):
             return self.projections[modality](ids), mask
         x = ops.where(mask[..., None], x, ops.zeros_like(x))
         if modality == "text":
-            x = self.text_dropout(x, training=training)
+            x = self.text_features_dropout(x, training=training)
         x = ops.cast(self.projections[modality](x), self.compute_dtype)
         kernel = self._kernels[modality]
         if self.conv_padding == "valid" and kernel > 1:

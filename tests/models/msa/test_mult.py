@@ -21,7 +21,26 @@ NO_DROPOUT = dict(ARGS, attention_dropout=0.0, embedding_dropout=0.0)
 
 
 def test_passes_the_model_checks(batch):
-    run_model_checks(MulT, dict(ARGS, causal=True, conv_kernel_sizes=3, num_classes=3), batch)
+    dropouts = dict(attention_dropout={"text": 0.2, "audio": 0.0, "vision": 0.1},
+                    residual_dropout=0.0, text_dropout=0.3)
+    run_model_checks(MulT, dict(ARGS, causal=True, conv_kernel_sizes=3, num_classes=3, **dropouts),
+                     batch)
+
+
+def test_dropout_rates_reach_their_stacks_as_in_mult():
+    model = MulT(**dict(ARGS, attention_dropout={"text": 0.4, "audio": 0.1, "vision": 0.0},
+                        residual_dropout=0.05, embedding_dropout=0.0, text_dropout=0.3))
+    rates = {direction: blocks[0].dropout for direction, blocks in model.cross_blocks.items()}
+    assert rates == {"text_from_audio": 0.1, "text_from_vision": 0.0, "audio_from_text": 0.4,
+                     "audio_from_vision": 0.0, "vision_from_text": 0.4, "vision_from_audio": 0.1}
+    self_blocks = [blocks[0] for blocks in model.self_blocks.values()]
+    assert {block.dropout for block in self_blocks} == {0.4}
+    every_block = self_blocks + [blocks[0] for blocks in model.cross_blocks.values()]
+    assert {block.residual_dropout for block in every_block} == {0.05}
+    assert (model.text_features_dropout.rate, model.embedded_dropout.rate) == (0.3, 0.0)
+    default = MulT(**dict(ARGS, attention_dropout=0.2, embedding_dropout=0.1))
+    assert default.self_blocks["text"][0].residual_dropout == 0.2
+    assert default.text_features_dropout.rate == 0.1
 
 
 def test_default_options_pass_the_checks_without_export_and_xla(batch):
@@ -98,6 +117,9 @@ def test_is_registered_as_mult():
         ({"conv_kernel_sizes": 9, "conv_padding": "valid"},
          r"`conv_kernel_sizes\['text'\]` must be at most seq_len\['text'\]=8; received conv_kernel_sizes"),
         ({"conv_padding": "full"}, r"`conv_padding` must be one of 'same', 'valid', 'causal'"),
+        ({"attention_dropout": {"text": 0.1}},
+         r"`attention_dropout` must be one value or a dict with the keys"),
+        ({"residual_dropout": 1.5}, r"`residual_dropout`.*received residual_dropout=1.5"),
     ],
 )
 def test_bad_arguments_raise_value_error(kwargs, message):
