@@ -16,7 +16,7 @@ BAD_VALUES = {
     "output_dropout": float("nan"), "modality_dropout": 1.0, "ema_decay": 1.0, "aux_weight": -1,
     "balance": "high", "seed": -1, "bidirectional_fusion": "yes", "causal": "no", "conv_kernel_sizes": 0,
     "conv_padding": "full", "pooling": "median", "text_vocab_size": 0, "num_classes": 0,
-    "modality": "video", "modalities": ("text", "smell"),
+    "modality": "video", "modalities": ("text", "smell"), "residual_dropout": 2.0, "text_dropout": -1.0,
 }
 ARGUMENTS = [(name, argument) for name in sorted(MODEL_ARGS)
              for argument in constructor_arguments(models.model_class(name))]
