@@ -7,10 +7,10 @@ overrides it), on `--backend` (TensorFlow or JAX). Prints, for each model name g
 
 - parameters, and training samples/s of `model.fit` (regression output, MAE loss,
   Adam): the median of `--windows` windows of `--steps` steps (each a `fit` call,
-  timed from its epoch's start to its end, so not the shutdown of its data iterator),
-  timed after a 2-step warm-up `fit` that compiles. The data is one batch of the synthetic generator
-  (`MultimodalGenerator(preset="mosei")`, `pad_to=length`) repeated from memory, so
-  the input pipeline is not the bottleneck;
+  timed from its epoch's start to its end, so not the shutdown of its data
+  iterator), after a 2-step warm-up `fit` that compiles. The data is one batch of the
+  synthetic generator (`MultimodalGenerator(preset="mosei")`, `pad_to=length`)
+  repeated from memory, so the input pipeline is not the bottleneck;
 - with `--data cached synthetic mmsa shards`, the same model also trains on batches
   fed as the runner feeds them (its data source, then `runner.feed`): `synthetic`
   streams the generator, `mmsa` reads an MMSA feature file and `shards` TFRecord
@@ -199,9 +199,8 @@ def parse_set(item):
 class _EpochTimer(keras.callbacks.Callback):
     """The seconds of the last epoch of `fit`, without the shutdown of its data iterator.
 
-    An autotuned tf.data iterator can take 0.3-0.45 s to shut down when `fit` returns:
-    the runner pays it once an epoch, a timed window of a few steps would pay it each
-    time.
+    An autotuned tf.data iterator can take 0.3-0.45 s to shut down when `fit` returns;
+    a timed window of a few steps would count it each time.
     """
 
     def on_epoch_begin(self, epoch, logs=None):

@@ -177,6 +177,7 @@ class MaskedMultiHeadAttention(keras.layers.Layer):
         )
         outputs = _dense(inputs, kernel, bias, self.compute_dtype)
         return ops.split(outputs, len(projections), axis=2)
+
     def compute_mask(self, query, previous_mask=None):
         return previous_mask
 
