@@ -52,6 +52,8 @@ class CrossModalFusion(keras.layers.Layer):
         activation: activation of the feed-forward hidden layers.
         layer_norm_epsilon: epsilon of the layer normalisations.
         kernel_initializer, bias_initializer: of every block.
+        residual_dropout: dropout rate on the blocks' sub-layer outputs; `None`:
+            `dropout`.
 
     Call arguments:
         text: `(batch, text_time, width)`.
@@ -84,6 +86,7 @@ class CrossModalFusion(keras.layers.Layer):
         layer_norm_epsilon=1e-5,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        residual_dropout=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -91,7 +94,7 @@ class CrossModalFusion(keras.layers.Layer):
         self.bidirectional = bool(bidirectional)
         arguments = checked_block_arguments(
             width, num_heads, ff_dim, dropout, norm_first, activation, layer_norm_epsilon,
-            kernel_initializer, bias_initializer,
+            kernel_initializer, bias_initializer, residual_dropout,
         )
         for name, value in arguments.items():
             setattr(self, name, value)

@@ -89,8 +89,10 @@ class MaskedMultiHeadAttention(keras.layers.Layer):
         head_dim = self.width // self.num_heads
         heads = (None, self.num_heads, head_dim)
 
+        # The projections hold the weights (and their names in `.keras` files); `call`
+        # computes them with `_dense`.
         def projection(name, use_bias):
-            layer = keras.layers.EinsumDense(
+            return keras.layers.EinsumDense(
                 "btd,dhk->bthk",
                 output_shape=heads,
                 bias_axes="hk" if use_bias else None,
@@ -98,10 +100,6 @@ class MaskedMultiHeadAttention(keras.layers.Layer):
                 dtype=self.dtype_policy,
                 name=name,
             )
-            # A step-wise projection keeps the steps, so a Keras mask on its input
-            # stays valid (EinsumDense would otherwise warn that it drops it).
-            layer.supports_masking = True
-            return layer
 
         self.query_dense = projection("query", use_bias=True)
         self.key_dense = projection("key", use_bias=False)

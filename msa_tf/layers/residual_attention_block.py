@@ -18,6 +18,7 @@ BLOCK_ARGUMENTS = (
     "layer_norm_epsilon",
     "kernel_initializer",
     "bias_initializer",
+    "residual_dropout",
 )
 
 
@@ -31,17 +32,23 @@ def checked_block_arguments(
     layer_norm_epsilon=1e-5,
     kernel_initializer="glorot_uniform",
     bias_initializer="zeros",
+    residual_dropout=None,
 ):
-    """The `BLOCK_ARGUMENTS` as a dict of checked values; raises `ValueError`."""
+    """The `BLOCK_ARGUMENTS` as a dict of checked values; raises `ValueError`.
+
+    `residual_dropout=None` becomes `dropout`: one rate for attention weights and
+    sub-layer outputs unless the two are given apart.
+    """
     width = check_positive_int("width", width)
     num_heads = check_positive_int("num_heads", num_heads)
     check_divisible("width", width, "num_heads", num_heads)
     function = keras.activations.get(activation)  # `ValueError` for an unknown name
+    dropout = check_rate("dropout", dropout)
     return {
         "width": width,
         "num_heads": num_heads,
         "ff_dim": None if ff_dim is None else check_positive_int("ff_dim", ff_dim),
-        "dropout": check_rate("dropout", dropout),
+        "dropout": dropout,
         "norm_first": bool(norm_first),
         # A name stays as given: Keras's serializer imports TensorFlow (if installed) on any
         # backend, seconds for each `.keras` loader process that the JAX tests start.
@@ -50,6 +57,9 @@ def checked_block_arguments(
                                            low_open=True),
         "kernel_initializer": get_initializer("kernel_initializer", kernel_initializer),
         "bias_initializer": get_initializer("bias_initializer", bias_initializer),
+        "residual_dropout": (
+            dropout if residual_dropout is None else check_rate("residual_dropout", residual_dropout)
+        ),
     }
 
 
@@ -89,13 +99,10 @@ class ResidualAttentionBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         arguments = checked_block_arguments(
             width, num_heads, ff_dim, dropout, norm_first, activation, layer_norm_epsilon,
-            kernel_initializer, bias_initializer,
+            kernel_initializer, bias_initializer, residual_dropout,
         )
         for name, value in arguments.items():
             setattr(self, name, value)
-        self.residual_dropout = (
-            self.dropout if residual_dropout is None else check_rate("residual_dropout", residual_dropout)
-        )
         self.supports_masking = True
 
     def _check_width(self, name, shape):
@@ -159,5 +166,5 @@ class ResidualAttentionBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(block_config(self), residual_dropout=self.residual_dropout)
+        config.update(block_config(self))
         return config
