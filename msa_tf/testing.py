@@ -19,8 +19,8 @@ by `mask`, element by element for lists, and inside a model's input dict). A mas
 covers the leading axes of its tensor: `(batch, time)` marks steps, `(batch,)` whole
 samples (a vector that is missing from a sample).
 `output_masks` says which mask marks the real steps of each output (a key of
-`call_inputs`, or `None` for outputs without time). `run_model_checks` does the same
-for a model that takes one input dict.
+`call_inputs` or of a dict inside it, such as a model's input dict; `None` for outputs
+without time). `run_model_checks` does the same for a model that takes one input dict.
 """
 
 import atexit
@@ -163,6 +163,16 @@ def _takes_masks(layer):
     return any(name == "mask" or name.endswith("_mask") for name in parameters)
 
 
+def _find_mask(call_inputs, key):
+    """The mask at `key` of `call_inputs`, or of a dict inside it (a model's input dict)."""
+    if key in call_inputs:
+        return call_inputs[key]
+    for value in call_inputs.values():
+        if isinstance(value, dict) and key in value:
+            return value[key]
+    raise KeyError(f"output mask {key!r} is neither a key of call_inputs nor of a dict inside it")
+
+
 def check_padding_invariance(layer, call_inputs, output_masks=None):
     """Random values written into padded steps leave every real output unchanged.
 
@@ -179,7 +189,7 @@ def check_padding_invariance(layer, call_inputs, output_masks=None):
     for position, (old, new, mask_key) in enumerate(zip(before, after, masks)):
         real = np.ones(old.shape, bool)
         if mask_key is not None:
-            mask = np.asarray(call_inputs[mask_key], bool)
+            mask = np.asarray(_find_mask(call_inputs, mask_key), bool)
             real = np.broadcast_to(_expanded(mask, old.ndim), old.shape)
         if not np.allclose(old[real], new[real], rtol=1e-5, atol=1e-5):
             worst = float(np.max(np.abs(old[real] - new[real])))
@@ -449,8 +459,9 @@ def run_layer_checks(
         layer_cls: the layer (or model) class.
         init_kwargs: constructor arguments.
         call_inputs: keyword arguments of `call()`, NumPy arrays (see module doc).
-        output_masks: for each output, the key of the mask in `call_inputs` that
-            marks its real steps, or `None` (compare the whole output).
+        output_masks: for each output, the key of the mask in `call_inputs` (or in a
+            dict inside it) that marks its real steps, or `None` (compare the whole
+            output).
         expected_output_dtype: output dtype under mixed precision; `None` means
             the compute dtype.
         large_inputs: also check finite outputs under mixed precision for inputs
@@ -488,13 +499,15 @@ def run_layer_checks(
     return layer
 
 
-def run_model_checks(model_cls, init_kwargs, inputs, *, call_gradients=True, work_dir=None,
-                     modules=None):
+def run_model_checks(model_cls, init_kwargs, inputs, *, output_masks=None, call_gradients=True,
+                     work_dir=None, modules=None):
     """The standard checks for a model that takes one input dict.
 
     As `run_layer_checks` with `call_inputs={"inputs": inputs}`, float32 outputs under
     mixed precision, and a fit step under each mixed policy. `inputs` should have
     fixed lengths (the XLA step needs static shapes) and some padded steps.
+    `output_masks` names, for outputs with a time axis, the mask in `inputs` that marks
+    their real steps (e.g. `"tokens_mask"`); `None` compares whole outputs.
 
     Example (in a pytest test):
 
@@ -504,6 +517,7 @@ def run_model_checks(model_cls, init_kwargs, inputs, *, call_gradients=True, wor
         model_cls,
         init_kwargs,
         {"inputs": inputs},
+        output_masks=output_masks,
         expected_output_dtype="float32",
         large_inputs=False,
         train_mixed=True,

@@ -9,15 +9,19 @@ Registered tasks:
 
 - `sentiment`: multimodal sentiment regression (and classification) with the field's
   metrics (`msa_tf.tasks.sentiment.SentimentTask`).
+- `language_modeling`: next-token prediction on token sequences, accuracy and perplexity
+  against a bigram baseline (`msa_tf.tasks.language_modeling.LanguageModelingTask`).
 
 A new task subclasses `Task` (`msa_tf.tasks.base`) and is registered with
 `@register_task(name)` in its own module, imported here.
 """
 
 from msa_tf.tasks.base import Task, format_table, get_task, register_task, task_class, task_names
+from msa_tf.tasks.language_modeling import LanguageModelingTask
 from msa_tf.tasks.sentiment import SentimentTask
 
 __all__ = [
+    "LanguageModelingTask",
     "SentimentTask",
     "Task",
     "format_table",

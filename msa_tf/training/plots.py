@@ -1,4 +1,4 @@
-"""PNG plots of a run: the training curves and the test predictions.
+"""PNG plots of a run (the training curves and the test predictions) and of a data set.
 
 Figures are drawn with matplotlib's object API and saved by Agg, never through `pyplot`,
 so nothing needs a display and no global matplotlib state changes. Each PNG carries its
@@ -129,6 +129,93 @@ def plot_predictions(y_true, y_pred, path, title=None):
     full_title = title or f"{truth.size} samples"
     axis.set_title(full_title)
     return _save(figure, path, full_title)
+
+
+def plot_accuracy_by_position(positions, correct, path, title=None):
+    """Plots the share of correct predictions at each position as a PNG, a line per model.
+
+    Args:
+        positions: the position of each scored token, shape `(n,)`.
+        correct: `{name: bool array (n,)}`, whether each model got each token right.
+        path: the PNG file to write; its folder is created.
+        title: the plot's title.
+
+    Returns the path as a `pathlib.Path`.
+
+    Example:
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "token_accuracy.png")
+    >>> correct = {"model": np.array([True, True, False]), "bigram": np.array([True, False, False])}
+    >>> plot_accuracy_by_position(np.array([0, 1, 1]), correct, path).name
+    'token_accuracy.png'
+    """
+    positions = np.asarray(positions, dtype=int)
+    counts = np.bincount(positions)
+    scored = np.nonzero(counts)[0]
+    figure = Figure(figsize=(6, 4), layout="constrained")
+    axis = figure.subplots()
+    for name, hits in correct.items():
+        hits = np.asarray(hits, dtype=bool)
+        accuracy = np.bincount(positions, weights=hits, minlength=counts.size)[scored] / counts[scored]
+        axis.plot(scored, accuracy, marker=".", label=f"{name} ({hits.mean():.3f} overall)")
+    axis.set(xlabel="position", ylabel="accuracy", ylim=(-0.02, 1.02))
+    axis.legend()
+    full_title = title or f"Accuracy by position ({positions.size} tokens)"
+    axis.set_title(full_title)
+    return _save(figure, path, full_title)
+
+
+def plot_sequence_analysis(report, out_dir):
+    """Plots a token-sequence analysis as three PNGs in `out_dir` (created).
+
+    Args:
+        report: the dict of `generators.sequence_analysis.analyze`.
+        out_dir: the folder to write into.
+
+    Returns:
+        The paths, as `pathlib.Path`s: `rank_frequency.png` (frequency against rank on
+        log-log axes, with the fitted line and its slope in the legend), `lengths.png`
+        and `entropy.png` (histograms of real length and of entropy per sequence).
+
+    Example:
+    >>> import tempfile
+    >>> from generators.sequence_analysis import analyze
+    >>> report = analyze([[1, 2, 3, 1, 2, 1], [4, 4, 1, 2]])
+    >>> [path.name for path in plot_sequence_analysis(report, tempfile.mkdtemp())]
+    ['rank_frequency.png', 'lengths.png', 'entropy.png']
+    """
+    out_dir = pathlib.Path(out_dir)
+    distribution = report["token_distribution"]
+    figure = Figure(figsize=(5, 4), layout="constrained")
+    axis = figure.subplots()
+    axis.plot(distribution["rank"], distribution["frequency"], marker=".", linestyle="none",
+              label=f"{report['distinct_tokens']} of {report['vocab_size']} ids")
+    if distribution["slope"] is not None:
+        ranks = np.geomspace(1, distribution["fit_ranks"][1], 50)
+        fitted = np.exp(distribution["intercept"]) * ranks ** distribution["slope"]
+        axis.plot(ranks, fitted, color="black", linewidth=1,
+                  label=f"slope {distribution['slope']:.2f} (ranks 1-{distribution['fit_ranks'][1]})")
+    axis.set(xlabel="rank", ylabel="frequency")
+    if distribution["rank"].size:
+        axis.set(xscale="log", yscale="log")
+    else:
+        axis.text(0.5, 0.5, "no tokens", ha="center", va="center", transform=axis.transAxes)
+    axis.legend()
+    title = f"Rank-frequency of {report['num_tokens']} tokens"
+    axis.set_title(title)
+    paths = [_save(figure, out_dir / "rank_frequency.png", title)]
+    for name, histogram, xlabel, what in (
+        ("lengths.png", report["lengths"], "real tokens", "Sequence lengths"),
+        ("entropy.png", report["entropies"], "entropy (bits)", "Sequence entropies"),
+    ):
+        figure = Figure(figsize=(5, 4), layout="constrained")
+        axis = figure.subplots()
+        axis.stairs(histogram["counts"], histogram["edges"], fill=True)
+        axis.set(xlabel=xlabel, ylabel="sequences")
+        title = f"{what} ({int(histogram['counts'].sum())} sequences)"
+        axis.set_title(title)
+        paths.append(_save(figure, out_dir / name, title))
+    return paths
 
 
 def _save(figure, path, title):

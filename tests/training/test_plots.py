@@ -6,7 +6,13 @@ import pytest
 from matplotlib import image
 from PIL import Image
 
-from msa_tf.training.plots import plot_history, plot_predictions, read_history_csv
+from generators.sequence_analysis import analyze
+from msa_tf.training.plots import (
+    plot_history,
+    plot_predictions,
+    plot_sequence_analysis,
+    read_history_csv,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -120,3 +126,25 @@ def test_bad_predictions_name_the_argument(tmp_path, y_pred, message):
     with pytest.raises(ValueError, match=message):
         plot_predictions([1.0, -1.0, 2.0], y_pred, tmp_path / "predictions.png")
     assert not (tmp_path / "predictions.png").exists()
+
+
+@pytest.mark.parametrize("sequences", [
+    [list(np.random.default_rng(0).zipf(1.5, size=n) % 500) for n in range(1, 200)],
+    [[], [3]],  # one id: no slope to fit, no entropy to spread
+    [[], []],  # no tokens at all
+])
+def test_sequence_analysis_plots_are_pngs(tmp_path, sequences):
+    report = analyze(sequences)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        paths = plot_sequence_analysis(report, tmp_path / "analysis")
+    assert [path.name for path in paths] == ["rank_frequency.png", "lengths.png", "entropy.png"]
+    titles = []
+    for path in paths:
+        assert path.parent == tmp_path / "analysis"
+        pixels, text = read_png(path)
+        assert pixels.shape == (400, 500, 4)
+        titles.append(text["Title"])
+    assert titles[1:] == [f"Sequence lengths ({len(sequences)} sequences)",
+                          f"Sequence entropies ({report['num_sequences'] - report['empty_sequences']} "
+                          "sequences)"]
