@@ -10,8 +10,11 @@
 - `msa_tf.data.sources`: one interface over every kind of data (`get_source(name,
   **arguments)`: `synthetic`, `shards`, `mmsa`, `tfds`); its `tfds` source imports
   `tensorflow_datasets` only when it is used.
+- `msa_tf.data.sequences`: token-sequence sources for language modelling (`sequences`:
+  a `generators.sequences` family), registered on import of this package.
 """
 
+from msa_tf.data import sequences  # noqa: F401  (registers the token-sequence sources)
 from msa_tf.data.mmsa import load_mmsa
 from msa_tf.data.mmsa_features import MMSAFeatures, read_mmsa
 from msa_tf.data.safe_pickle import RestrictedUnpickler, UnsafePickleError
