@@ -36,10 +36,12 @@ class Task(abc.ABC):
         targets: the target names the task trains on, most important first; a model
             trains on those of its outputs that are among them.
         baseline_name: the column of the baseline in the report.
+        unit: what one entry of the predictions' arrays is (`"examples"`, `"tokens"`).
     """
 
     targets = ()
     baseline_name = "baseline"
+    unit = "examples"
 
     def __init__(self, source):
         self.source = source

@@ -49,6 +49,7 @@ class LanguageModelingTask(Task):
 
     targets = ("next_token",)
     baseline_name = "bigram"
+    unit = "tokens"
 
     def __init__(self, source, smoothing=0.1):
         super().__init__(source)

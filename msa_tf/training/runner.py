@@ -281,11 +281,11 @@ def _report(run_dir, experiment, outputs):
         results[task.baseline_name] = baseline
     history = plots.read_history_csv(os.path.join(run_dir, run_callbacks_module.HISTORY))
     count = _count(predictions)
-    summary = {"split": "test", "num_examples": count, "epochs": len(history.get("epoch", [])),
+    summary = {"split": "test", f"num_{task.unit}": count, "epochs": len(history.get("epoch", [])),
                **{column: _defined(metrics) for column, metrics in results.items()}}
     with open(os.path.join(run_dir, METRICS), "w") as handle:
         json.dump(summary, handle, indent=1)
-    print(task.report(results, f"Test metrics of {config.name} ({count} examples)"))
+    print(task.report(results, f"Test metrics of {config.name} ({count} {task.unit})"))
     if config.output.plots:
         plots.plot_history(history, os.path.join(run_dir, "history.png"))
         task.plot(predictions, run_dir, f"{config.name}: test predictions")
@@ -296,7 +296,7 @@ def _report(run_dir, experiment, outputs):
 
 
 def _count(predictions):
-    """The number of examples in `predictions` (the length of its arrays)."""
+    """The number of entries in `predictions` (the length of its arrays: the task's `unit`)."""
     return int(len(next(iter(predictions.values()))))
 
 
@@ -349,7 +349,7 @@ def evaluate_run(run_dir, split="test", overrides=(), data_path=None):
     outputs = experiment.model_outputs(model)
     predictions = experiment.task.predict(model, experiment.batches(split, outputs))
     metrics = experiment.task.metrics(predictions)
-    title = f"{split} metrics of {run_dir} ({_count(predictions)} examples)"
+    title = f"{split} metrics of {run_dir} ({_count(predictions)} {experiment.task.unit})"
     print(experiment.task.report({"model": metrics}, title))
     return metrics
 
