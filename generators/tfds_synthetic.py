@@ -12,7 +12,10 @@ Examples are full length (each modality's `max_length`) with their masks; the
 split is the generator's example `i`.
 """
 
+import operator
+
 import numpy as np
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from generators.multimodal import PRESETS, MultimodalGenerator
@@ -26,13 +29,29 @@ SPLIT_SIZES = {
 }
 
 
-class SyntheticMultimodalConfig(tfds.core.BuilderConfig):
-    """A generator setting (`generator_fields`, as for `MultimodalGenerator`) and split sizes."""
+class GeneratorConfig(tfds.core.BuilderConfig):
+    """A generator setting (`generator_fields`) and split sizes (by TFDS split name)."""
 
     def __init__(self, *, generator_fields, split_sizes, **kwargs):
         super().__init__(**kwargs)
         self.generator_fields = dict(generator_fields)
         self.split_sizes = dict(split_sizes)
+
+
+class SyntheticMultimodalConfig(GeneratorConfig):
+    """A generator setting (`generator_fields`, as for `MultimodalGenerator`) and split sizes."""
+
+
+def numbered_examples(batches):
+    """`(index, example)` for every example of a dataset of batches, numbered from 0.
+
+    An example is row `r` of every tensor of a batch (nested dicts and tuples kept).
+    """
+    index = 0
+    for batch in tfds.as_numpy(batches):
+        for row in range(len(tf.nest.flatten(batch)[0])):
+            yield index, tf.nest.map_structure(operator.itemgetter(row), batch)
+            index += 1
 
 
 def _preset_config(preset):
@@ -90,14 +109,6 @@ class SyntheticMultimodal(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, split):
         size = self.builder_config.split_sizes[split]
-        generator = self._generator(size)
-        index = 0
-        for inputs, targets in generator.batches(SPLITS[split], 256):
-            inputs = {k: v.numpy() for k, v in inputs.items()}
-            targets = {k: v.numpy() for k, v in targets.items()}
-            for row in range(len(targets["regression"])):
-                yield index, {
-                    "inputs": {k: v[row] for k, v in inputs.items()},
-                    "targets": {k: v[row] for k, v in targets.items()},
-                }
-                index += 1
+        batches = self._generator(size).batches(SPLITS[split], 256)
+        yield from numbered_examples(batches.map(lambda inputs, targets: {"inputs": inputs,
+                                                                          "targets": targets}))

@@ -4,8 +4,8 @@ import os
 import numpy as np
 import pytest
 
-from generators import MultimodalGenerator, read_shards, write_shards
-from generators.shards import read_metadata, shard_path
+from generators import MultimodalGenerator, make_generator, read_shards, write_shards
+from generators.shards import read_metadata, read_shard_examples, shard_path
 
 FIELDS = dict(num_samples=50, text_dim=4, audio_dim=3, vision_dim=2, min_length=2, max_length=9)
 
@@ -93,3 +93,55 @@ def test_bad_arguments_raise_value_error(tmp_path):
     with pytest.raises(ValueError, match=r"`batch_size` must be .*; received batch_size=0"):
         read_shards(tmp_path, "train", 0)
     assert read_metadata(tmp_path)["config"] == gen.config
+
+
+# Sequence shards.
+
+SEQUENCES = {
+    "pattern": dict(family="pattern", vocab_size=30, seq_length=16, num_samples=23, length_variation=0.5,
+                    noise_probability=0.1),
+    "mqar": dict(family="mqar", vocab_size=40, seq_length=20, num_pairs=3, num_samples=23),
+    "planted_wide_vocab": dict(family="planted", vocab_size=40000, seq_length=12, num_letters=39990,
+                               block_length=3, num_samples=23, length_variation=0.3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEQUENCES))
+def test_sequence_shards_read_back_as_the_generator_dataset(tmp_path, name):
+    gen = make_generator(**SEQUENCES[name])
+    write_shards(gen, tmp_path, splits=["train", "test"], num_shards=2, block_size=7, progress=False)
+    for split, batch_size, drop in (("train", 5, False), ("test", 8, True)):
+        _assert_same(read_shards(tmp_path, split, batch_size, drop_remainder=drop),
+                     gen.dataset(split, batch_size, drop_remainder=drop))
+        stored = list(read_shard_examples(tmp_path, split, batch_size, drop_remainder=drop))
+        made = list(gen.batches(split, batch_size, drop_remainder=drop))
+        assert len(stored) == len(made)
+        for a, b in zip(stored, made):
+            assert set(a) == set(b) == {"tokens", "tokens_mask", "labels", "pattern", "predictable",
+                                        "condition"}
+            for key in b:
+                np.testing.assert_array_equal(a[key].numpy(), b[key].numpy(), err_msg=key)
+                assert a[key].dtype == b[key].dtype and a[key].shape == b[key].shape
+    if name == "planted_wide_vocab":
+        assert int(stored[0]["tokens"].numpy().max()) > 2**15, "tokens above int16 survive"
+
+
+def test_sequence_metadata_remakes_the_generator_and_refuses_another_config(tmp_path):
+    gen = make_generator(**SEQUENCES["mqar"])
+    write_shards(gen, tmp_path, splits=["valid"], num_shards=2, progress=False)
+    metadata = read_metadata(tmp_path)
+    assert (metadata["kind"], metadata["format"], metadata["num_shards"]) == ("sequences", "tfrecord", 2)
+    assert metadata["config"] == gen.to_dict() and metadata["generator"].to_dict() == gen.to_dict()
+    assert metadata["record"][0] == ["tokens", "int16", 20]
+    assert json.loads((tmp_path / "metadata.json").read_text())["config"]["num_pairs"] == 3
+    assert write_shards(gen, tmp_path, splits=["valid"], num_shards=2, progress=False) == {
+        "written": 0, "skipped": 2}
+    with pytest.raises(ValueError, match=r"holds shards of another generator config "
+                                         r"\(differs in \['num_pairs'\]\)"):
+        write_shards(make_generator(**dict(SEQUENCES["mqar"], num_pairs=2)), tmp_path, progress=False)
+    with pytest.raises(ValueError, match=r"differs in \['kind'\]"):
+        write_shards(MultimodalGenerator(**FIELDS), tmp_path, progress=False)
+    with pytest.raises(ValueError, match=r"`pad_to` must be None or seq_length=20 .*; received pad_to=8"):
+        read_shards(tmp_path, "valid", 4, pad_to=8)
+    with pytest.raises(ValueError, match=r"`generator` must be a MultimodalGenerator or a SequenceGenerator"):
+        write_shards("mqar", tmp_path, progress=False)
