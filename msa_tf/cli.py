@@ -4,9 +4,11 @@ Examples:
     msa-tf --version
     msa-tf models
     msa-tf generate multimodal --out data/synth --preset mosei --num-samples 2000 --shards 4
+    msa-tf generate sequences --family mqar --format jsonl --out data/mqar --num-samples 10000
     msa-tf train configs/quickstart.yaml --set training.epochs=3
     msa-tf evaluate runs/quickstart --split valid
     msa-tf export runs/quickstart --format tflite
+    msa-tf analyze sequences data/mqar --split valid --plots plots/mqar
 
 Exit codes: 0 on success, 2 on a usage or config error, 1 on a failure during a run.
 """
@@ -78,20 +80,56 @@ def generate_multimodal(args):
 
     from generators import MultimodalConfig, MultimodalGenerator, write_shards
 
-    fields = dict(_parse_assignment(item) for item in args.set)
-    fields.update(num_samples=args.num_samples, seed=args.seed)
-    known = {field.name for field in dataclasses.fields(MultimodalConfig)}
-    unknown = sorted(set(fields) - known)
-    if unknown:
-        suggestion = closest(unknown[0], sorted(known))
-        hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
-        raise UsageError(f"unknown generator setting {unknown[0]!r}{hint}; accepted: {sorted(known)}")
+    fields = _generator_settings(args, {field.name for field in dataclasses.fields(MultimodalConfig)})
     try:
         generator = MultimodalGenerator(preset=args.preset, **fields)
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from error
     result = write_shards(generator, args.out, splits=args.splits, num_shards=args.shards)
     print(f"wrote {result['written']} shards, skipped {result['skipped']} complete ones, in {args.out}")
+    return 0
+
+
+def _generator_settings(args, known):
+    """The `--set` settings with `--num-samples` and `--seed`; an unknown one is a `UsageError`."""
+    fields = dict(_parse_assignment(item) for item in args.set)
+    fields.update(num_samples=args.num_samples, seed=args.seed)
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+        suggestion = closest(unknown[0], sorted(known))
+        hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+        raise UsageError(f"unknown generator setting {unknown[0]!r}{hint}; accepted: {sorted(known)}")
+    return fields
+
+
+def generate_sequences(args):
+    """Writes synthetic token sequences of a family to TFRecord shards or JSONL files."""
+    from generators.sequence_io import write_jsonl
+    from generators.sequences import family_names, make_generator
+    from generators.shards import write_shards
+    from generators.validation import check_choice
+
+    try:
+        check_choice("--family", args.family, tuple(family_names()))
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    fields = _generator_settings(args, set(make_generator(args.family).to_dict()) - {"family"})
+    try:
+        generator = make_generator(args.family, **fields)
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from error
+    if args.format == "jsonl" and args.shards is not None:
+        raise UsageError(f"`--shards` applies to --format tfrecord; received --shards {args.shards} "
+                         "with --format jsonl")
+    try:
+        if args.format == "jsonl":
+            result, what = write_jsonl(generator, args.out, splits=args.splits), "files"
+        else:
+            shards = 1 if args.shards is None else args.shards
+            result, what = write_shards(generator, args.out, splits=args.splits, num_shards=shards), "shards"
+    except ValueError as error:  # an argument the generator does not accept, or another folder
+        raise UsageError(str(error)) from error
+    print(f"wrote {result['written']} {what}, skipped {result['skipped']} complete ones, in {args.out}")
     return 0
 
 
@@ -120,6 +158,106 @@ def export(args):
     path = runner.export_run(args.run_dir, args.format, out=args.out)
     print(f"Wrote {path}")
     return 0
+
+
+def analyze_sequences(args):
+    """Measures and checks token sequences: prints the report and the problems, writes plots."""
+    from generators.sequence_analysis import analyze, format_report, validate
+    from msa_tf.data.sequences import open_sequence_data
+    from msa_tf.training.plots import plot_sequence_analysis
+
+    for name in ("vocab_size", "seq_length", "max_length"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise UsageError(f"`--{name.replace('_', '-')}` must be a positive integer; received "
+                             f"{getattr(args, name)}")
+    if args.min_length < 0:
+        raise UsageError(f"`--min-length` must be an integer >= 0; received {args.min_length}")
+    if args.max_length is not None and args.max_length < args.min_length:
+        raise UsageError(f"`--max-length` must be at least --min-length={args.min_length}; "
+                         f"received {args.max_length}")
+    try:
+        data = open_sequence_data(args.path, split=args.split, seq_length=args.seq_length or 256)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    try:  # a bad line or byte in the data: exit 1 with the cause, no traceback
+        vocab_size = args.vocab_size or data.vocab_size
+        if vocab_size is None:
+            report = analyze(data.batches())
+            vocab_size = report["vocab_size"]
+            problems = validate(data.batches(), vocab_size, args.min_length, args.max_length)
+        else:
+            problems = validate(data.batches(), vocab_size, args.min_length, args.max_length)
+            # Ids outside the vocabulary (listed in the problems) leave the report's
+            # vocabulary at the largest id + 1.
+            outside = any("are outside [0," in problem for problem in problems)
+            report = analyze(data.batches(), vocab_size=None if outside else vocab_size)
+    except ValueError as error:
+        print(f"msa-tf analyze: failed: {error}", file=sys.stderr)
+        return 1
+    where = f"{data.path} [{data.split}]" if data.split else data.path
+    print(f"{where}: {data.kind}, vocab_size={vocab_size}")
+    print(format_report(report))
+    if problems:
+        print(f"{len(problems)} problem(s):")
+        for problem in problems:
+            print(f"  - {problem}")
+    else:
+        print(f"no problems (tokens in [0, {vocab_size}), lengths >= {args.min_length}"
+              f"{'' if args.max_length is None else f' and <= {args.max_length}'})")
+    out = args.plots or _analysis_folder(data)
+    paths = plot_sequence_analysis(report, out)
+    print(f"wrote {', '.join(path.name for path in paths)} in {out}")
+    return 1 if problems else 0
+
+
+def _analysis_folder(data):
+    """Where the plots of `data` go by default: `<file stem>_analysis` beside a file,
+    `<folder>_analysis` beside a folder, in a subfolder per split for data with splits."""
+    base = os.path.normpath(data.path)
+    if os.path.isfile(base):
+        base = os.path.splitext(base)[0]
+    out = base + "_analysis"
+    return os.path.join(out, data.split) if data.split else out
+
+
+def _add_analyze_command(commands):
+    analyze_parser = commands.add_parser(
+        "analyze",
+        help="measure and check a data set",
+        description="Measure a data set, check it, print a report and write plots.",
+        epilog="Example: msa-tf analyze sequences data/mqar --split valid",
+    )
+    kinds = analyze_parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    sequences = kinds.add_parser(
+        "sequences",
+        help="token sequences: JSONL, sequence shards or UTF-8 text",
+        description=(
+            "Measure token sequences (lengths, vocabulary, rank-frequency slope, n-grams, "
+            "coherence, diversity, entropy, patterns, compressibility), print the report, list "
+            "the problems (empty or too short or long sequences, ids outside the vocabulary) "
+            "and write rank_frequency.png, lengths.png and entropy.png. PATH is a JSONL file "
+            "(.jsonl), a folder written by msa-tf generate sequences (JSONL or shards), or UTF-8 "
+            "text (any other file, or a folder of .txt files) read as bytes. Exit code 1 when "
+            "there are problems."
+        ),
+        epilog=("Example: msa-tf analyze sequences data/mqar --split valid --vocab-size 512 "
+                "--max-length 256 --plots plots/mqar"),
+    )
+    sequences.add_argument("path", metavar="PATH", help="a .jsonl file, a folder of sequences or UTF-8 text")
+    sequences.add_argument("--vocab-size", type=int,
+                           help="the number of token ids (default: the folder's generator config, "
+                                "260 for text, else the largest id + 1)")
+    sequences.add_argument("--min-length", type=int, default=1,
+                           help="the fewest real tokens a sequence may have (default: 1)")
+    sequences.add_argument("--max-length", type=int, help="the most real tokens a sequence may have")
+    sequences.add_argument("--split", help="train, valid or test, for a folder with splits (default: "
+                                           "train); a single file is read whole")
+    sequences.add_argument("--seq-length", type=int,
+                           help="for text: tokens per sequence, one per byte and a BOS per file "
+                                "(default: 256)")
+    sequences.add_argument("--plots", metavar="DIR",
+                           help="where to write the plots (default: beside PATH, <PATH>_analysis)")
+    sequences.set_defaults(handler=analyze_sequences)
 
 
 def _add_set_argument(parser, example):
@@ -188,8 +326,8 @@ def build_parser():
 
     generate = commands.add_parser(
         "generate",
-        help="write synthetic data sets to TFRecord shards",
-        description="Write synthetic data sets to TFRecord shards.",
+        help="write synthetic data sets to TFRecord shards (or JSONL files)",
+        description="Write synthetic data sets to TFRecord shards (token sequences also to JSONL files).",
         epilog="Example: msa-tf generate multimodal --out data/synth --num-samples 1000",
     )
     kinds = generate.add_subparsers(dest="kind", metavar="KIND", required=True)
@@ -219,6 +357,36 @@ def build_parser():
               "max_length={text: 20, audio: 40, vision: 30}"),
     )
     multimodal.set_defaults(handler=generate_multimodal)
+    sequences = kinds.add_parser(
+        "sequences",
+        help="token sequences of a family (pattern, mqar, planted, ...)",
+        description=(
+            "Write synthetic token sequences of a generators.sequences family: num-samples "
+            "sequences per split, as TFRecord shards (every field, read back with "
+            "generators.shards.read_shards) or JSONL files (real tokens and metadata, a line "
+            "each). A re-run completes what an interrupted one left, without redoing finished files."
+        ),
+        epilog=(
+            "Example: msa-tf generate sequences --family mqar --format jsonl --out data/mqar "
+            "--num-samples 10000 --set seq_length=256 --set num_pairs=16"
+        ),
+    )
+    sequences.add_argument("--family", default="pattern",
+                           help="the family (default: pattern), e.g. random, pattern, mqar, planted")
+    sequences.add_argument("--format", choices=("tfrecord", "jsonl"), default="tfrecord",
+                           help="tfrecord (default) or jsonl")
+    sequences.add_argument("--out", required=True, help="output directory")
+    sequences.add_argument("--num-samples", type=int, default=1000, help="sequences per split")
+    sequences.add_argument("--shards", type=int, help="shards per split, for --format tfrecord (default: 1)")
+    sequences.add_argument("--seed", type=int, default=0)
+    sequences.add_argument("--splits", nargs="+", default=["train", "valid", "test"],
+                           choices=("train", "valid", "test"), help="splits to write")
+    sequences.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="any setting of the family, e.g. seq_length=256, vocab_size=512 or pattern_types=[repetition]",
+    )
+    sequences.set_defaults(handler=generate_sequences)
+    _add_analyze_command(commands)
     _add_run_commands(commands)
     return parser
 

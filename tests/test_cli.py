@@ -64,8 +64,8 @@ def test_models_help_shows_an_example():
     assert "Example: msa-tf models" in run.stdout
 
 
-@pytest.mark.parametrize("command", ["models", "generate", "generate multimodal", "train", "evaluate",
-                                     "export"])
+@pytest.mark.parametrize("command", ["models", "generate", "generate multimodal", "generate sequences",
+                                     "train", "evaluate", "export", "analyze", "analyze sequences"])
 def test_every_subcommand_help_shows_an_example(command, capsys):
     with pytest.raises(SystemExit) as exited:
         cli.build_parser().parse_args([*command.split(), "--help"])
@@ -131,3 +131,121 @@ def test_generate_rejects_bad_settings_with_exit_code_2(tmp_path, capsys, settin
     error = capsys.readouterr().err
     assert message in error and len(error.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+SEQUENCE_ARGV = ["generate", "sequences", "--family", "mqar", "--num-samples", "9", "--splits", "test",
+                 "--seed", "3", "--set", "vocab_size=40", "--set", "seq_length=16", "--set", "num_pairs=2"]
+
+
+def test_generate_sequences_writes_shards_that_read_back_as_the_generator(tmp_path, capsys):
+    from generators import make_generator, read_shards
+
+    assert cli.main([*SEQUENCE_ARGV, "--out", str(tmp_path), "--shards", "2"]) == 0
+    assert "wrote 2 shards, skipped 0 complete ones" in capsys.readouterr().out
+    generator = make_generator("mqar", num_samples=9, seed=3, vocab_size=40, seq_length=16, num_pairs=2)
+    (inputs, targets), = list(read_shards(tmp_path, "test", batch_size=9))
+    (want_inputs, want_targets), = list(generator.dataset("test", 9))
+    np.testing.assert_array_equal(inputs["tokens"].numpy(), want_inputs["tokens"].numpy())
+    np.testing.assert_array_equal(targets["next_token"].numpy(), want_targets["next_token"].numpy())
+
+
+def test_generate_sequences_writes_jsonl_and_skips_complete_files(tmp_path, capsys):
+    from generators.sequence_io import read_jsonl
+
+    argv = [*SEQUENCE_ARGV, "--out", str(tmp_path), "--format", "jsonl"]
+    assert cli.main(argv) == 0
+    assert "wrote 1 files, skipped 0" in capsys.readouterr().out
+    lines = list(read_jsonl(tmp_path / "test.jsonl"))
+    assert len(lines) == 9 and {line["family"] for line in lines} == {"mqar"}
+    assert all(len(line["tokens"]) == 16 for line in lines)
+    assert cli.main(argv) == 0
+    assert "wrote 0 files, skipped 1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--set", "num_pair=3"], "unknown generator setting 'num_pair' (did you mean 'num_pairs'?)"),
+        (["--set", "power_a=3"], "`power_a` must be a number in (0, 1]; received power_a=3"),
+        (["--family", "mqr"], "received --family='mqr' (did you mean 'mqar'?)"),
+        (["--format", "jsonl", "--shards", "2"], "`--shards` applies to --format tfrecord"),
+    ],
+    ids=["unknown", "bad_value", "family", "shards_with_jsonl"],
+)
+def test_generate_sequences_rejects_bad_settings_with_exit_code_2(tmp_path, capsys, arguments, message):
+    argv = ["generate", "sequences", "--family", "mqar", "--out", str(tmp_path / "out"), *arguments]
+    assert cli.main(argv) == 2
+    error = capsys.readouterr().err
+    assert message in error and len(error.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def _sequence_data(kind, directory):
+    """A small data set of token sequences of `kind` in `directory`: `(path, argv options)`."""
+    from generators.sequence_io import write_jsonl
+    from generators.sequences import make_generator
+    from generators.shards import write_shards
+
+    generator = make_generator("pattern", vocab_size=24, seq_length=16, num_samples=30, seed=1)
+    if kind == "jsonl_folder":
+        write_jsonl(generator, str(directory), progress=False)
+        return directory, ["--split", "valid"]
+    if kind == "sequence_shards":
+        write_shards(generator, str(directory), progress=False)
+        return directory, []
+    if kind == "jsonl":
+        write_jsonl(generator, str(directory), splits=["test"], progress=False)
+        return directory / "test.jsonl", []
+    directory.mkdir()
+    path = directory / "notes.txt"
+    path.write_text("Each paragraph repeats itself, each paragraph repeats itself.\n\n" * 20)
+    return path, ["--seq-length", "64"]
+
+
+@pytest.mark.parametrize("kind, sequences, vocabulary", [
+    ("jsonl_folder", 30, "of 24 ids"), ("sequence_shards", 30, "of 24 ids"), ("jsonl", 30, "of 24 ids"),
+    ("text", 20, "of 260 ids")])  # 20 * 63 bytes and a BOS, 64 a sequence
+def test_analyze_sequences_prints_the_report_and_writes_three_plots(tmp_path, capsys, kind, sequences,
+                                                                   vocabulary):
+    path, options = _sequence_data(kind, tmp_path / "data")
+    assert cli.main(["analyze", "sequences", str(path), *options]) == 0
+    out = capsys.readouterr().out
+    assert f"{kind}, vocab_size=" in out.splitlines()[0]
+    assert f"sequences            {sequences} (0 empty)" in out and vocabulary in out
+    assert "rank-frequency slope" in out and "no problems" in out
+    split = {"jsonl_folder": "valid", "sequence_shards": "train"}.get(kind)
+    base = str(path.with_suffix("")) + "_analysis"
+    plots = Path(base, split) if split else Path(base)
+    assert sorted(p.name for p in plots.iterdir()) == ["entropy.png", "lengths.png", "rank_frequency.png"]
+    assert all(p.stat().st_size > 1000 for p in plots.iterdir())
+
+
+def test_analyze_sequences_exits_1_naming_an_id_outside_the_vocabulary(tmp_path, capsys):
+    path = tmp_path / "ids.jsonl"
+    path.write_text('{"tokens": [5, 6, 7]}\n{"tokens": [5, 12, 7, 6]}\n')
+    argv = ["analyze", "sequences", str(path), "--vocab-size", "10", "--plots", str(tmp_path / "plots")]
+    assert cli.main(argv) == 1
+    out = capsys.readouterr().out
+    assert "sequences            2 (0 empty), 7 tokens" in out
+    assert "1 real tokens in 1 sequences are outside [0, 10) (e.g. sequence 1 holds 12 at position 1)" in out
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 3
+    assert cli.main([*argv[:3], "--min-length", "4", "--plots", str(tmp_path / "plots")]) == 1
+    assert "1 of 2 sequences are shorter than min_length=4 (e.g. sequence 0 has 3)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--split", "valid"], "`split` must be None for"),
+    (["--vocab-size", "0"], "`--vocab-size` must be a positive integer; received 0"),
+])
+def test_analyze_sequences_usage_errors_exit_2(tmp_path, capsys, options, message):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"tokens": [5, 6, 7]}\n')
+    assert cli.main(["analyze", "sequences", str(path), *options]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_analyze_sequences_reports_a_malformed_line_with_exit_1(tmp_path, capsys):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"tokens": [5, 6, 7]}\n{"tokens": [5, -1]}\n')
+    assert cli.main(["analyze", "sequences", str(path)]) == 1
+    assert f"failed: {path}, line 2: `tokens[1]` must be an integer >= 0" in capsys.readouterr().err
