@@ -268,7 +268,13 @@ class ShardsSource(_GeneratedSource):
     """
 
     def __init__(self, path):
-        self.generator = MultimodalGenerator(read_metadata(path, "path")["config"])
+        metadata = read_metadata(path, "path")
+        if (metadata["kind"], metadata["format"]) != ("multimodal", "tfrecord"):
+            reader = "sequence_shards" if metadata["format"] == "tfrecord" else "jsonl"
+            raise ValueError(f"`path` must be a folder of multimodal shards; received path={path!r}, "
+                             f"which holds {metadata['kind']} data in {metadata['format']} files; "
+                             f"the source {reader!r} reads it")
+        self.generator = MultimodalGenerator(metadata["config"])
         self.path = self.origin = os.fspath(path)
 
     def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):

@@ -130,7 +130,7 @@ def test_shuffle_with_a_seed_reorders_the_same_sequences_the_same_way(made, kind
     assert real_rows(source.dataset("train", batch_size=2, shuffle=True, seed=8)) != first
 
 
-def test_sequence_shards_rejects_other_folders(tmp_path):
+def test_each_shards_source_rejects_the_other_kinds_folders_and_names_the_right_source(tmp_path):
     multimodal = MultimodalGenerator(num_samples=2, min_length=2, max_length=3)
     write_shards(multimodal, str(tmp_path / "mm"), progress=False)
     with pytest.raises(ValueError, match=r"`path` must be a folder of token-sequence TFRecord shards; "
@@ -139,3 +139,6 @@ def test_sequence_shards_rejects_other_folders(tmp_path):
     write_jsonl(make_generator(**GENERATOR), str(tmp_path / "jsonl"), splits=["test"], progress=False)
     with pytest.raises(ValueError, match="source 'jsonl' reads it"):
         get_source("sequence_shards", path=str(tmp_path / "jsonl"))
+    write_shards(make_generator(**GENERATOR), str(tmp_path / "sequences"), progress=False)
+    with pytest.raises(ValueError, match="sequences data in tfrecord files; the source 'sequence_shards' "):
+        get_source("shards", path=str(tmp_path / "sequences"))
