@@ -31,6 +31,7 @@ def _doctest_names(doctest_namespace):
 # workers of `make test` end together instead of one waiting on a long test at the end.
 LONG_FIRST = (
     "tests/models/msa/test_zoo.py",
+    "tests/models/sequence/test_learning.py",
     "tests/training/test_runner.py",
     "tests/models/msa/test_mult.py",
     "tests/test_notebooks.py",
