@@ -21,6 +21,8 @@ import inspect
 import math
 import numbers
 
+import numpy as np
+
 
 def closest(value, choices):
     """The choice closest to the string `value`, or `None` (the "did you mean" of errors).
@@ -90,6 +92,13 @@ def _bounds(low, high, low_open, high_open):
     if high is not None:
         return f" {'<' if high_open else '<='} {high}"
     return ""
+
+
+def check_bool(name, value):
+    """Returns `value` as a bool if it is `True` or `False` (not 1 or 0), else raises `ValueError`."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"`{name}` must be True or False; received {name}={value!r}")
+    return bool(value)
 
 
 def check_rate(name, value):

@@ -18,7 +18,8 @@ CONFIG = os.path.join(ROOT, "configs", "sequences", "causal_lm.yaml")
 # Every position of a short sequence inside a pattern: a few epochs learn enough to beat
 # the bigram model clearly.
 TINY_OVERRIDES = [
-    "data.num_samples=1024", "data.batch_size=16", "data.seq_length=24", "data.vocab_size=24", "data.pattern_probability=1.0",
+    "data.num_samples=1024", "data.batch_size=16", "data.seq_length=24", "data.vocab_size=24",
+    "data.pattern_probability=1.0",
     "model.width=32", "training.epochs=4", "training.learning_rate=0.005", "training.jit_compile=false",
     "output.tensorboard=false",
 ]

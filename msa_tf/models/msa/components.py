@@ -15,7 +15,7 @@ from msa_tf.layers import (  # noqa: F401
 from msa_tf.modalities import MODALITIES
 from msa_tf.models.base import ZooModel
 from msa_tf.validation import (
-    check_choice,
+    check_bool,
     check_int,
     check_number,
     check_positive_int,
@@ -107,11 +107,6 @@ def check_per_modality(name, value, check=check_positive_int):
     """
     checked = per_key(name, value, MODALITIES, check)
     return checked if isinstance(value, dict) else checked[MODALITIES[0]]
-
-
-def check_bool(name, value):
-    """Returns `value` if it is `True` or `False`, else raises `ValueError`."""
-    return check_choice(name, value, (True, False))
 
 
 def _check_non_negative(name, value):

@@ -15,6 +15,7 @@ from msa_tf.layers.initializers import clone_initializer, get_initializer, initi
 from msa_tf.layers.masking import check_mask
 from msa_tf.models.base import ZooModel
 from msa_tf.validation import (
+    check_bool,
     check_int,
     check_number,
     check_positive_int,
@@ -26,13 +27,6 @@ from msa_tf.validation import (
 
 # The most latent bits of the Free Transformer: its one-hot latent has 2**bits entries.
 MAX_LATENT_BITS = 16
-
-
-def check_bool(name, value):
-    """Returns `value` if it is `True` or `False` (not 1 or 0), else raises `ValueError`."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"`{name}` must be True or False; received {name}={value!r}")
-    return bool(value)
 
 
 def _check_latent_bits(name, value):
