@@ -79,11 +79,19 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def shard_writing_peak_mb(num_samples):
+def child_peak_mb(script, *arguments):
+    """Runs `script` (Python source that prints its `ru_maxrss` last) in a child process;
+    returns `(the child's peak RSS in MB, its printed lines before it, seconds)`."""
     start = time.perf_counter()
-    run = subprocess.run([sys.executable, "-c", CHILD, str(num_samples)], capture_output=True,
+    run = subprocess.run([sys.executable, "-c", script, *map(str, arguments)], capture_output=True,
                          text=True, check=True)
-    return int(run.stdout.split()[-1]) / 1024, time.perf_counter() - start
+    *lines, peak = run.stdout.strip().splitlines()
+    return int(peak) / 1024, lines, time.perf_counter() - start
+
+
+def shard_writing_peak_mb(num_samples):
+    peak, _, seconds = child_peak_mb(CHILD, num_samples)
+    return peak, seconds
 
 
 def main():

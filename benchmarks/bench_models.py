@@ -217,6 +217,36 @@ def _fit_seconds(model, dataset, steps):
     return timer.seconds
 
 
+def time_fit(model, datasets, steps, windows, flops_from="executable"):
+    """Times a compiled `model`'s `fit` on every dataset and counts its step's FLOPs.
+
+    `datasets` is `{kind: endless dataset}` with a `"cached"` one, on which a 2-step
+    warm-up `fit` compiles. Each of `windows` windows runs `steps` steps of every kind
+    in turn. Returns `median` (`{kind: median seconds of a window}`), `warm_up`
+    (seconds), `flops` (`dots + convolutions` per step), `dots`, `convolutions`,
+    `notes`, `source` (where the HLO came from) and `module` (its name).
+    """
+    before = dumped_modules()
+    warm_up = _fit_seconds(model, datasets["cached"], 2)  # traces and compiles
+    new = dumped_modules() - before
+    seconds = {kind: [] for kind in datasets}
+    for _ in range(windows):
+        for kind, dataset in datasets.items():
+            seconds[kind].append(_fit_seconds(model, dataset, steps))
+    batch = next(iter(datasets["cached"]))
+    if flops_from == "executable" and new:
+        module, source = read_dumped_module(new), "the module XLA compiled for fit (dumped)"
+    else:
+        module = compiler_ir_module(model, batch)
+        source = "experimental_get_compiler_ir of model.train_step"
+    dots, convolutions, notes = hlo_flops(module)
+    return dict(
+        median={kind: statistics.median(values) for kind, values in seconds.items()},
+        warm_up=warm_up, flops=dots + convolutions, dots=dots, convolutions=convolutions,
+        notes=notes, source=source, module=module.name,
+    )
+
+
 def benchmark(name, args, datasets):
     """Builds, compiles and times `name` on every dataset; returns the figures."""
     kwargs, skipped = model_kwargs(name, args)
@@ -226,28 +256,13 @@ def benchmark(name, args, datasets):
     jit_compile = JIT_CHOICES[args.jit_compile]
     model.compile(optimizer=keras.optimizers.Adam(), loss={"regression": "mae"},
                   jit_compile=jit_compile)
-    before = dumped_modules()
-    warm_up = _fit_seconds(model, datasets["cached"], 2)  # traces and compiles
-    new = dumped_modules() - before
-    seconds = {kind: [] for kind in datasets}
-    for _ in range(args.windows):
-        for kind, dataset in datasets.items():
-            seconds[kind].append(_fit_seconds(model, dataset, args.steps))
-    batch = next(iter(datasets["cached"]))
-    if args.flops_from == "executable" and new:
-        module, source = read_dumped_module(new), "the module XLA compiled for fit (dumped)"
-    else:
-        module = compiler_ir_module(model, batch)
-        source = "experimental_get_compiler_ir of model.train_step"
-    dots, convolutions, notes = hlo_flops(module)
-    median = {kind: statistics.median(values) for kind, values in seconds.items()}
+    timed = time_fit(model, datasets, args.steps, args.windows, args.flops_from)
+    median = timed.pop("median")
     return dict(
         params=model.count_params(),
         samples={kind: args.steps * args.batch_size / value for kind, value in median.items()},
-        steps_per_second=args.steps / median["cached"], flops=dots + convolutions,
-        dots=dots, convolutions=convolutions, notes=notes, source=source,
-        module=module.name, kwargs=kwargs, skipped=skipped, warm_up=warm_up,
-        seconds=median["cached"], jit_compile=model.jit_compile,
+        steps_per_second=args.steps / median["cached"], kwargs=kwargs, skipped=skipped,
+        seconds=median["cached"], jit_compile=model.jit_compile, **timed,
     )
 
 
