@@ -57,6 +57,9 @@ class CrossAttentionBlock(ResidualAttentionBlock):
             self.context_norm = self._layer_norm("context_norm")
             self.context_norm.build(context_shape)
 
+    def compute_output_shape(self, query_shape, context_shape):
+        return query_shape
+
     def call(self, query, context, query_mask=None, context_mask=None, training=None):
         query_mask = check_mask(query_mask, query, "query_mask")
         context_mask = check_mask(context_mask, context, "context_mask")

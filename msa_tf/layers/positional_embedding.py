@@ -28,6 +28,11 @@ class StepwiseLayer(keras.layers.Layer):
     def compute_mask(self, inputs, previous_mask=None):
         return previous_mask
 
+    def build(self, inputs_shape):
+        # Named like `compute_output_shape`'s argument: Keras calls that one with the
+        # shapes that `build` received, by name (`model.summary()` does).
+        pass
+
     def compute_output_shape(self, inputs_shape):
         return inputs_shape
 

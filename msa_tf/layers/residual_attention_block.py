@@ -161,9 +161,6 @@ class ResidualAttentionBlock(keras.layers.Layer):
     def compute_mask(self, inputs, previous_mask=None):
         return previous_mask
 
-    def compute_output_shape(self, query_shape, *other_shapes):
-        return query_shape
-
     def get_config(self):
         config = super().get_config()
         config.update(block_config(self))

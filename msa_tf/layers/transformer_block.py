@@ -78,6 +78,9 @@ class TransformerBlock(ResidualAttentionBlock):
     def build(self, inputs_shape):
         self._build_sublayers(inputs_shape, inputs_shape)
 
+    def compute_output_shape(self, inputs_shape):
+        return inputs_shape
+
     def call(self, inputs, mask=None, training=None):
         mask = check_mask(mask, inputs, "mask")
 

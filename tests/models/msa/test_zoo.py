@@ -41,6 +41,15 @@ def test_registry_lists_the_zoo():
         models.get("msa_seq")
 
 
+@pytest.mark.parametrize("name", sorted(MODEL_ARGS))
+def test_summary_lists_every_layer_with_its_output_shape(batch, name):
+    model = models.get(name, **MODEL_ARGS[name])
+    model(batch)
+    lines = []
+    model.summary(print_fn=lambda line, **kwargs: lines.append(line))
+    assert "Total params" in "".join(lines)
+
+
 @LEARNING
 @pytest.mark.parametrize("name", sorted(MODEL_ARGS))
 def test_beats_the_mean_predictor_on_redundant_data_with_missing_modalities(name):

@@ -30,6 +30,13 @@ def test_the_registry_builds_every_language_model():
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_summary_lists_every_layer_with_its_output_shape(built_models, name):
+    lines = []
+    built_models[name].summary(print_fn=lambda line, **kwargs: lines.append(line))
+    assert "Total params" in "".join(lines)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_outputs_next_token_logits_in_float32(built_models, batch, name):
     outputs = built_models[name](batch)
     assert list(outputs) == ["next_token"]
