@@ -5,33 +5,55 @@ structure it was built to show. The settings were tuned once and are fixed (seed
 all): the margins asserted are well inside what they reach.
 """
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
 from generators.sequences import IGNORE_INDEX, PATTERN_TYPES, SEP, make_generator
-from msa_tf import models
 from msa_tf.metrics import BigramModel
 from msa_tf.tasks.language_modeling import LanguageModelingTask
 
 LEARNING = pytest.mark.tensorflow_only("learning is backend-independent; the TensorFlow run checks it")
 TEST_SEQUENCES = 512
+ROOT = Path(__file__).resolve().parents[3]
 
 
-class _Source:
-    def __init__(self, generator):
-        self.vocab_size = generator.vocab_size
+# Trains in a fresh process without the suite's XLA setting (`conftest.py` turns LLVM's
+# optimisations off, which makes compiles quicker and these thousands of steps 3-4x slower).
+TRAIN = """
+import json, sys
+import keras
+from generators.sequences import make_generator
+from msa_tf import models
+from msa_tf.tasks.language_modeling import LanguageModelingTask
+
+spec = json.loads(sys.argv[1])
+generator = make_generator(**spec["generator"])
+keras.utils.set_random_seed(0)
+model = models.get(spec["name"], vocab_size=generator.vocab_size, max_length=generator.seq_length,
+                   **spec["arguments"])
+losses, _ = LanguageModelingTask(generator).losses(["next_token"])
+model.compile(optimizer=keras.optimizers.Adam(spec["learning_rate"]), loss=losses, jit_compile=True)
+model.fit(generator.dataset("train", 32, drop_remainder=True).cache(), epochs=spec["epochs"], verbose=0)
+model.save(spec["path"])
+"""
 
 
-def trained(name, generator, epochs, learning_rate, **arguments):
+def trained(name, generator, epochs, learning_rate, tmp_path, **arguments):
     """Model `name` fitted on the train split of `generator` (XLA, batches of 32)."""
-    keras.utils.set_random_seed(0)
-    model = models.get(name, vocab_size=generator.vocab_size, max_length=generator.seq_length,
-                       **arguments)
-    losses, _ = LanguageModelingTask(_Source(generator)).losses(["next_token"])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=losses, jit_compile=True)
-    model.fit(generator.dataset("train", 32, drop_remainder=True).cache(), epochs=epochs, verbose=0)
-    return model
+    path = str(tmp_path / f"{name}.keras")
+    spec = dict(name=name, generator=generator.to_dict(), epochs=epochs, learning_rate=learning_rate,
+                arguments=arguments, path=path)
+    environment = {key: value for key, value in os.environ.items() if key != "XLA_FLAGS"}
+    subprocess.run([sys.executable, "-c", TRAIN, json.dumps(spec)], check=True, env=environment,
+                   cwd=ROOT, timeout=900)
+    return keras.saving.load_model(path, compile=False)
 
 
 def predictions_on_test_split(model, generator):
@@ -42,12 +64,12 @@ def predictions_on_test_split(model, generator):
 
 
 @LEARNING
-def test_causal_lm_continues_every_pattern_type_far_better_than_a_bigram_model():
+def test_causal_lm_continues_every_pattern_type_far_better_than_a_bigram_model(tmp_path):
     generator = make_generator("pattern", vocab_size=32, seq_length=32, pattern_probability=1.0,
                                pattern_length=8, num_samples=4096, seed=1)
-    model = trained("causal_lm", generator, epochs=10, learning_rate=0.005, width=64, num_heads=4)
+    model = trained("causal_lm", generator, 10, 0.005, tmp_path, width=64, num_heads=4)
     batch, predicted = predictions_on_test_split(model, generator)
-    counted = LanguageModelingTask(_Source(generator)).predict(None, generator.dataset("train", 256))
+    counted = LanguageModelingTask(generator).predict(None, generator.dataset("train", 256))
     bigram = BigramModel(generator.vocab_size)
     bigram.update(counted["current"], counted["labels"])
     labels = batch["labels"]
@@ -84,14 +106,14 @@ def answer_accuracy(model, generator):
 
 
 @LEARNING
-def test_attention_solves_associative_recall(recall):
-    model = trained("causal_lm", recall, epochs=10, learning_rate=0.003, width=64, num_heads=4)
+def test_attention_solves_associative_recall(recall, tmp_path):
+    model = trained("causal_lm", recall, 10, 0.003, tmp_path, width=64, num_heads=4)
     assert answer_accuracy(model, recall) >= 0.9
 
 
 @LEARNING
-def test_a_causal_convolution_cannot_solve_associative_recall(recall):
-    model = trained("conv_lm", recall, epochs=10, learning_rate=0.003, width=64)
+def test_a_causal_convolution_cannot_solve_associative_recall(recall, tmp_path):
+    model = trained("conv_lm", recall, 10, 0.003, tmp_path, width=64)
     assert answer_accuracy(model, recall) < 0.3
 
 
@@ -106,11 +128,12 @@ def agreement(starts):
 
 
 @LEARNING
-def test_free_transformer_puts_the_block_position_in_its_latent():
+def test_free_transformer_puts_the_block_position_in_its_latent(tmp_path):
     generator = make_generator("planted", vocab_size=16, seq_length=24, num_letters=4, block_length=4,
                                num_samples=4096, seed=1)
-    model = trained("free_transformer", generator, epochs=8, learning_rate=0.003, width=64,
-                    num_heads=4, num_layers=4, latent_bits=4)
+    model = trained("free_transformer", generator, 8, 0.003, tmp_path, width=64, num_heads=4,
+                    num_layers=4, latent_bits=4)
+    model.compile(loss=LanguageModelingTask(generator).losses(["next_token"])[0])
     kl = float(model.evaluate(generator.dataset("valid", 64), verbose=0, return_dict=True)["kl"])
     # Measured: KL 0.22 nats per token (kappa 0.35) after 8 epochs, rising; zero when unused.
     assert kl > model.kappa / 2, "the latent carries information"
