@@ -332,3 +332,18 @@ def test_bad_arguments_name_the_argument(call, message):
     with pytest.raises(ValueError) as error:
         call()
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("family, options, key, expected, tolerance", [
+    ("pattern", {"pattern_probability": 0.3}, "pattern_ratio", 0.3, 0.02),
+    ("random", {"vocab_distribution": "zipf", "zipf_exponent": 1.2, "vocab_size": 2000},
+     "slope", -1.2, 0.1),
+])
+def test_analyze_measures_the_documented_property_of_a_generator_family(family, options, key,
+                                                                        expected, tolerance):
+    from generators.sequences import make_generator
+
+    generator = make_generator(family, **{"vocab_size": 64, "seq_length": 64, **options})
+    report = analyze(generator.batches("train", 256, stop=2048), vocab_size=generator.vocab_size)
+    measured = report["token_distribution"][key] if key == "slope" else report[key]
+    assert abs(measured - expected) <= tolerance, measured
