@@ -60,6 +60,7 @@ array([[19, 17, 15, 13, 11,  0],
 array([  14,   12, -100, -100, -100, -100], dtype=int32)
 """
 
+import abc
 import difflib
 import functools
 import math
@@ -186,7 +187,7 @@ def _table(seed, stream, shape, high):
     return tf.reshape(flat, shape).numpy()
 
 
-class SequenceGenerator:
+class SequenceGenerator(abc.ABC):
     """Streams synthetic token sequences of one family through `tf.data`.
 
     Args:
@@ -242,7 +243,9 @@ class SequenceGenerator:
 
     def _setup(self):
         """Checks the family options (set as attributes) and prepares tables; optional."""
+        return None
 
+    @abc.abstractmethod
     def _sequences(self, draw, lengths):
         """The family's sequences of one batch (the one method a family must implement).
 
@@ -258,7 +261,6 @@ class SequenceGenerator:
             `lengths`) and `protected` (bool, tokens that noise never replaces). Values
             may broadcast to `(count, seq_length)`.
         """
-        raise NotImplementedError
 
     @property
     def sampled_size(self):
