@@ -2,11 +2,12 @@
 
 A folder written by `write_jsonl` holds `metadata.json` (the generator's kind and
 config, as a shards folder: see `generators.shards.read_metadata`) and, per split,
-`{split}.jsonl`: one JSON object a line, the real tokens of one sequence and its
+`{split}.jsonl`: one JSON object a line, the real tokens of one sequence, its labels
+(the target at each position, `IGNORE_INDEX` = -100 where no loss applies) and its
 metadata, cut to the real length:
 
-    {"tokens": [9, 5, 9, 5], "pattern": [1, 1, 1, 1], "predictable": [false, false, true, true],
-     "condition": -1, "family": "pattern"}
+    {"tokens": [9, 5, 9, 5], "labels": [5, 9, 5, -100], "pattern": [1, 1, 1, 1],
+     "predictable": [false, false, true, true], "condition": -1, "family": "pattern"}
 
 A file is written under `*.tmp` and renamed when complete, so a re-run skips complete
 files and redoes partial ones. `read_jsonl` reads such a file, or one written by hand
@@ -29,7 +30,7 @@ import os
 from tqdm import tqdm
 
 from generators.multimodal import SPLITS
-from generators.sequences import SequenceGenerator
+from generators.sequences import IGNORE_INDEX, SequenceGenerator
 from generators.shards import folder_metadata, write_metadata
 from generators.validation import check_choice, check_int, check_path, invalid, is_integer
 
@@ -70,10 +71,14 @@ def _check_line(path, number, raw):
     for index, token in enumerate(tokens):
         if not is_integer(token) or token < 0:
             raise _bad_line(path, number, f"tokens[{index}]", token, "an integer >= 0")
-    for key in ("pattern", "predictable"):
+    for key in ("labels", "pattern", "predictable"):
         if key in line and (not isinstance(line[key], list) or len(line[key]) != len(tokens)):
             raise _bad_line(path, number, key, line[key],
                             f"a list as long as `tokens` ({len(tokens)} items)")
+    for index, label in enumerate(line.get("labels", ())):
+        if not is_integer(label) or (label < 0 and label != IGNORE_INDEX):
+            raise _bad_line(path, number, f"labels[{index}]", label,
+                            f"an integer >= 0, or {IGNORE_INDEX} where no loss applies")
     return line
 
 
@@ -81,8 +86,9 @@ def read_jsonl(path):
     """Iterates the dicts of a JSONL file of token sequences, one a line.
 
     Each line is a JSON object with `"tokens"`, a non-empty list of integers >= 0,
-    and optionally the metadata `write_jsonl` adds (`"pattern"` and `"predictable"`,
-    lists as long as `"tokens"`; `"condition"`; `"family"`). Blank lines are skipped.
+    and optionally what `write_jsonl` adds: `"labels"` (integers >= 0 or
+    `IGNORE_INDEX`), `"pattern"` and `"predictable"` (lists as long as `"tokens"`),
+    `"condition"` and `"family"`. Blank lines are skipped.
     A malformed line raises `ValueError` naming the file, the line number, the bad
     value and what is accepted.
     """
@@ -97,13 +103,15 @@ def _lines(generator, split, block_size):
     """The JSON lines of `split`, a block (list of str) at a time."""
     family = generator.family
     for batch in generator.batches(split, block_size):
-        tokens, mask, pattern, predictable, condition = (
-            batch[key].numpy() for key in ("tokens", "tokens_mask", "pattern", "predictable", "condition"))
+        tokens, mask, labels, pattern, predictable, condition = (
+            batch[key].numpy()
+            for key in ("tokens", "tokens_mask", "labels", "pattern", "predictable", "condition"))
         lines = []
         for row in range(len(tokens)):
             real = mask[row]
             lines.append(json.dumps({
-                "tokens": tokens[row, real].tolist(), "pattern": pattern[row, real].tolist(),
+                "tokens": tokens[row, real].tolist(), "labels": labels[row, real].tolist(),
+                "pattern": pattern[row, real].tolist(),
                 "predictable": predictable[row, real].tolist(), "condition": int(condition[row]),
                 "family": family,
             }, separators=(",", ":")) + "\n")

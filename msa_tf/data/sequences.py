@@ -6,9 +6,9 @@ the end) and `targets = {"next_token": int32 (batch, length)}`: the token to pre
 each position, `IGNORE_INDEX` where no loss applies. Lengths are one int: `dataset(...,
 lengths=n)` pads (PAD, `False`, `IGNORE_INDEX`) or cuts every batch to `n` tokens.
 
-Registered sources (all yield the structure above; the labels of data read from files
-are the next token, `IGNORE_INDEX` at padding and at the last real token; generated and
-shards data keep their family's labels):
+Registered sources (all yield the structure above; generated and shards data keep their
+family's labels, and so do JSONL lines that carry `labels`; the labels of other data read
+from files are the next token, `IGNORE_INDEX` at padding and at the last real token):
 
 - `sequences(family="pattern", **options)`: a `generators.sequences` family, made on
   the fly.
@@ -175,17 +175,19 @@ def rows_dataset(rows, batch_size, seq_length, shuffle=False, seed=0, drop_remai
                  values=None):
     """The `(inputs, targets)` batches of the sequences of a `msa_tf.data.text.TokenRows`.
 
-    Each sequence is cut to `seq_length` tokens, or padded (`PAD`, `False`); its labels
-    are the next tokens, `IGNORE_INDEX` at padding and at the last real token (after a
-    cut, the last position keeps the token that followed it). The pipeline shuffles
-    sequence indices (a reshuffle each epoch, the same orders for the same `seed`),
-    batches them and gathers each batch from the flat ids with one `tf.gather`.
-    `values` is `rows.values` as a tensor already (to share one copy among splits).
+    Each sequence is cut to `seq_length` tokens, or padded (`PAD`, `False`). Its labels
+    are `rows.labels` where it has them, else the next tokens (`IGNORE_INDEX` at the
+    last real token); `IGNORE_INDEX` at padding; after a cut, the last position keeps
+    its label (the token that followed it). The pipeline shuffles sequence indices (a
+    reshuffle each epoch, the same orders for the same `seed`), batches them and
+    gathers each batch from the flat ids with one `tf.gather`. `values` is
+    `rows.values` as a tensor already (to share one copy among splits).
     """
     if not is_integer(seed):
         raise ValueError(f"`seed` must be an integer; received seed={seed!r}")
     if values is None:
         values = _values_tensor(rows.values)
+    labels = None if rows.labels is None else _values_tensor(rows.labels)
     starts = tf.convert_to_tensor(rows.starts, tf.int64)
     lengths = tf.convert_to_tensor(rows.lengths, tf.int64)
     positions = tf.range(seq_length + 1, dtype=tf.int64)[None, :]
@@ -193,10 +195,13 @@ def rows_dataset(rows, batch_size, seq_length, shuffle=False, seed=0, drop_remai
     def gather(indices):
         start = tf.gather(starts, indices)[:, None]
         inside = positions < tf.gather(lengths, indices)[:, None]
-        ids = tf.cast(tf.gather(values, tf.where(inside, start + positions, 0)), tf.int32)
-        ids = tf.where(inside, ids, sequences.PAD)
+        where = tf.where(inside, start + positions, 0)
+        ids = tf.where(inside, tf.cast(tf.gather(values, where), tf.int32), sequences.PAD)
         inputs = {"tokens": ids[:, :-1], "tokens_mask": inside[:, :-1]}
-        return inputs, {"next_token": tf.where(inside[:, 1:], ids[:, 1:], sequences.IGNORE_INDEX)}
+        if labels is None:
+            return inputs, {"next_token": tf.where(inside[:, 1:], ids[:, 1:], sequences.IGNORE_INDEX)}
+        given = tf.cast(tf.gather(labels, where[:, :-1]), tf.int32)
+        return inputs, {"next_token": tf.where(inside[:, :-1], given, sequences.IGNORE_INDEX)}
 
     indices = tf.data.Dataset.range(len(rows))
     if shuffle:
@@ -299,23 +304,25 @@ class JSONLSource(_RowsSource):
                 logger.info("%s [%s]: seq_length=%d cut %d tokens", path, split, self.seq_length, cut)
 
     def _check_ids(self):
-        """`ValueError` naming the file, sequence and id of the first id >= `vocab_size`."""
+        """`ValueError` naming the file, sequence and id of the first token id or label
+        >= `vocab_size`."""
         groups = {}  # the splits of one file share their values
         for split, rows in self.splits.items():
             groups.setdefault(id(rows.values), []).append((split, rows))
         for group in groups.values():
-            values = group[0][1].values
-            outside = values >= self.vocab_size
-            if not outside.any():
-                continue
-            position = int(np.argmax(outside))
-            starts = np.sort(np.concatenate([rows.starts for _, rows in group]))
-            sequence = int(np.searchsorted(starts, position, side="right")) - 1
-            file = self.path if len(group) > 1 else os.path.join(self.path, f"{group[0][0]}.jsonl")
-            raise ValueError(
-                f"`vocab_size` must exceed every token id; received vocab_size={self.vocab_size}, "
-                f"but {file} holds the id {values[position]} in sequence {sequence} (counting its "
-                f"non-blank lines from 0)")
+            rows = group[0][1]
+            for what, values in (("token id", rows.values), ("label", rows.labels)):
+                outside = np.zeros(0, bool) if values is None else values >= self.vocab_size
+                if not outside.any():
+                    continue
+                position = int(np.argmax(outside))
+                starts = np.sort(np.concatenate([rows.starts for _, rows in group]))
+                sequence = int(np.searchsorted(starts, position, side="right")) - 1
+                file = self.path if len(group) > 1 else os.path.join(self.path, f"{group[0][0]}.jsonl")
+                raise ValueError(
+                    f"`vocab_size` must exceed every {what}; received vocab_size={self.vocab_size}, "
+                    f"but {file} holds the {what} {values[position]} in sequence {sequence} "
+                    f"(counting its non-blank lines from 0)")
 
 
 # Reading token sequences for `analyze` (`msa-tf analyze sequences PATH`).

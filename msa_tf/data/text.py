@@ -15,7 +15,9 @@ file and the byte offset. Paragraph-level documents are files too: split the tex
 into one file per paragraph to get a `BOS` before each.
 
 JSONL token files (`read_jsonl_splits`): one sequence per line, `{"tokens": [ids],
-...}` (`generators.sequence_io.read_jsonl`), streamed line by line.
+...}` (`generators.sequence_io.read_jsonl`), streamed line by line. Lines that carry
+`"labels"` (as `write_jsonl` writes them: the targets of a recall task, say) keep them;
+a file's lines carry them all or none.
 
 Splits. `path` is either
 
@@ -114,11 +116,14 @@ class TokenRows:
         values: 1-D token ids (several `TokenRows` may share them).
         starts: int64 `(num_sequences,)`.
         lengths: int64 `(num_sequences,)`.
+        labels: `None`, or int64 targets laid out as `values` (what to predict at each
+            position, `IGNORE_INDEX` where no loss applies); `None`: the next tokens.
     """
 
     values: np.ndarray
     starts: np.ndarray
     lengths: np.ndarray
+    labels: np.ndarray | None = None
 
     def __len__(self):
         return len(self.starts)
@@ -130,15 +135,16 @@ class TokenRows:
 
     def take(self, rows):
         """The sequences at `rows` (indices or a boolean mask), sharing `values`."""
-        return TokenRows(self.values, self.starts[rows], self.lengths[rows])
+        return TokenRows(self.values, self.starts[rows], self.lengths[rows], self.labels)
 
     def max_length(self):
         """The longest sequence (0 when there is none)."""
         return int(self.lengths.max(initial=0))
 
     def max_id(self):
-        """The largest id of `values` (-1 when there is none)."""
-        return int(self.values.max()) if self.values.size else -1
+        """The largest id of `values` and `labels` (-1 when there is none)."""
+        arrays = [self.values] if self.labels is None else [self.values, self.labels]
+        return max((int(array.max()) for array in arrays if array.size), default=-1)
 
     def batches(self, batch_size, seq_length=None):
         """NumPy `{"tokens": int64 (b, L), "tokens_mask": bool (b, L)}` batches, in order.
@@ -332,23 +338,38 @@ def read_text_rows(path, seq_length, bos=True, argument="path"):
 
 
 def _jsonl_rows(path):
-    """`TokenRows` of every line of the JSONL token file `path`, streamed."""
+    """`TokenRows` of every line of the JSONL token file `path`, streamed; with the
+    lines' `labels` when the first line has them (then every line must)."""
     from generators.sequence_io import read_jsonl
 
-    values, lengths = array.array("q"), array.array("q")
+    values, lengths, labels = array.array("q"), array.array("q"), None
     for line in read_jsonl(path):
+        if not lengths:
+            labels = array.array("q") if "labels" in line else None
+        elif (labels is not None) != ("labels" in line):
+            first = "holds" if labels is not None else "does not hold"
+            raise ValueError(f"{path}, sequence {len(lengths)}: `labels` must be on every line or "
+                             f"on none; the first line {first} them and this one does not agree")
         try:
             values.extend(line["tokens"])
         except OverflowError:
             raise ValueError(f"{path}, sequence {len(lengths)}: `tokens` must be ids below 2**63; "
                              f"received {max(line['tokens'])}") from None
+        if labels is not None:
+            labels.extend(line["labels"])
         lengths.append(len(line["tokens"]))
-    values = np.frombuffer(values, np.int64) if values else np.zeros(0, np.int64)
+    values = _int64_array(values)
     largest = int(values.max(initial=0))
     narrow = next(dtype for dtype in (np.uint16, np.int32, np.int64) if largest <= np.iinfo(dtype).max)
-    lengths = np.frombuffer(lengths, np.int64) if lengths else np.zeros(0, np.int64)
+    lengths = _int64_array(lengths)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    return TokenRows(values.astype(narrow), starts, lengths.copy())
+    return TokenRows(values.astype(narrow), starts, lengths,
+                     None if labels is None else _int64_array(labels))
+
+
+def _int64_array(values):
+    """A writable int64 NumPy copy of an `array.array("q")`."""
+    return np.frombuffer(values, np.int64).copy() if values else np.zeros(0, np.int64)
 
 
 def read_jsonl_splits(path, valid_fraction=None, test_fraction=None):

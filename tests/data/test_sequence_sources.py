@@ -117,6 +117,36 @@ def test_written_folders_read_back_as_the_generators_batches(made, kind):
             tf.nest.map_structure(np.testing.assert_array_equal, mine, expected)
 
 
+def test_jsonl_lines_keep_their_labels_so_recall_tasks_train_on_the_answers(tmp_path):
+    generator = make_generator("mqar", vocab_size=32, seq_length=16, num_pairs=2, num_samples=6, seed=3)
+    write_jsonl(generator, str(tmp_path), progress=False)
+    source = get_source("jsonl", path=str(tmp_path))
+    for split in SPLITS:
+        ours = numpy_batches(source.dataset(split, batch_size=4))
+        theirs = numpy_batches(generator.dataset(split, batch_size=4))
+        for mine, expected in zip(ours, theirs, strict=True):
+            tf.nest.map_structure(np.testing.assert_array_equal, mine, expected)
+        answers = np.concatenate([targets["next_token"] for _, targets in ours])
+        assert 0 < (answers != IGNORE_INDEX).mean() < 0.5  # the answers only, not every next token
+    cut = numpy_batches(get_source("jsonl", path=str(tmp_path), seq_length=10).dataset("test", 6))
+    full = numpy_batches(source.dataset("test", 6))
+    np.testing.assert_array_equal(cut[0][1]["next_token"], full[0][1]["next_token"][:, :10])
+
+
+def test_jsonl_labels_on_some_lines_only_or_outside_the_vocabulary_are_refused(tmp_path):
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"tokens": [4, 5], "labels": [5, -100]}\n{"tokens": [6, 7]}\n')
+    with pytest.raises(ValueError, match=r"mixed.jsonl, sequence 1: `labels` must be on every line or on "
+                                         r"none; the first line holds them"):
+        get_source("jsonl", path=str(mixed))
+    high = tmp_path / "high.jsonl"
+    high.write_text('{"tokens": [4, 5], "labels": [5, 9]}\n' * 10)
+    assert get_source("jsonl", path=str(high)).vocab_size == 10  # labels count as ids
+    with pytest.raises(ValueError, match=r"`vocab_size` must exceed every label; received vocab_size=8, "
+                                         r"but .*high.jsonl holds the label 9 in sequence 0"):
+        get_source("jsonl", path=str(high), vocab_size=8)
+
+
 @pytest.mark.parametrize("kind", ["jsonl_folder", "text"])
 def test_shuffle_with_a_seed_reorders_the_same_sequences_the_same_way(made, kind):
     source = made(kind)

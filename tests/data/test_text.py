@@ -155,5 +155,5 @@ def test_jsonl_malformed_line_names_the_file_and_line(tmp_path):
 def test_jsonl_ids_outside_the_vocabulary_are_an_error(tmp_path):
     path = write_jsonl(tmp_path / "ids.jsonl", [{"tokens": [5, 6]}, {"tokens": [7, 30]}])
     with pytest.raises(ValueError, match=rf"`vocab_size` must exceed every token id; received vocab_size=20, "
-                                         rf"but {path} holds the id 30 in sequence 1"):
+                                         rf"but {path} holds the token id 30 in sequence 1"):
         get_source("jsonl", path=str(path), vocab_size=20)

@@ -18,7 +18,8 @@ def planted():
 def _expected_lines(generator, split):
     batch = {k: v.numpy() for k, v in generator.generate(split, 0, generator.num_samples).items()}
     for row, real in enumerate(batch["tokens_mask"]):
-        yield {"tokens": batch["tokens"][row, real].tolist(), "pattern": batch["pattern"][row, real].tolist(),
+        yield {"tokens": batch["tokens"][row, real].tolist(), "labels": batch["labels"][row, real].tolist(),
+               "pattern": batch["pattern"][row, real].tolist(),
                "predictable": batch["predictable"][row, real].tolist(),
                "condition": int(batch["condition"][row]), "family": generator.family}
 
@@ -85,9 +86,12 @@ def test_read_jsonl_reads_a_file_written_by_hand(tmp_path):
         ('{"tokens": [1.5]}', r"`tokens\[0\]` must be an integer >= 0; received tokens\[0\]=1.5"),
         ('{"tokens": [true]}', r"`tokens\[0\]` must be an integer >= 0; received tokens\[0\]=True"),
         ('{"tokens": [4, 5], "pattern": [0]}', r"`pattern` must be a list as long as `tokens` \(2 items\)"),
+        ('{"tokens": [4, 5], "labels": 5}', r"`labels` must be a list as long as `tokens` \(2 items\)"),
+        ('{"tokens": [4, 5], "labels": [5, -1]}',
+         r"`labels\[1\]` must be an integer >= 0, or -100 where no loss applies; received labels\[1\]=-1"),
     ],
     ids=["not_json", "no_tokens", "not_an_object", "not_a_list", "empty", "negative", "float", "bool",
-         "short_pattern"],
+         "short_pattern", "labels_not_a_list", "negative_label"],
 )
 def test_a_malformed_line_names_the_file_the_line_and_the_value(tmp_path, line, message):
     path = tmp_path / "bad.jsonl"
