@@ -235,10 +235,10 @@ def _add_analyze_command(commands):
             "Measure token sequences (lengths, vocabulary, rank-frequency slope, n-grams, "
             "coherence, diversity, entropy, patterns, compressibility), print the report, list "
             "the problems (empty or too short or long sequences, ids outside the vocabulary) "
-            "and write rank_frequency.png, lengths.png and entropy.png. PATH is a JSONL file "
-            "(.jsonl), a folder written by msa-tf generate sequences (JSONL or shards), or UTF-8 "
-            "text (any other file, or a folder of .txt files) read as bytes. Exit code 1 when "
-            "there are problems."
+            "and write rank_frequency.png, lengths.png, entropy.png and complexity.png. PATH is "
+            "a JSONL file (.jsonl), a folder written by msa-tf generate sequences (JSONL or "
+            "shards), or UTF-8 text (any other file, or a folder of .txt files) read as bytes. "
+            "Exit code 1 when there are problems."
         ),
         epilog=("Example: msa-tf analyze sequences data/mqar --split valid --vocab-size 512 "
                 "--max-length 256 --plots plots/mqar"),

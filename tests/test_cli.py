@@ -216,7 +216,8 @@ def test_analyze_sequences_prints_the_report_and_writes_three_plots(tmp_path, ca
     split = {"jsonl_folder": "valid", "sequence_shards": "train"}.get(kind)
     base = str(path.with_suffix("")) + "_analysis"
     plots = Path(base, split) if split else Path(base)
-    assert sorted(p.name for p in plots.iterdir()) == ["entropy.png", "lengths.png", "rank_frequency.png"]
+    assert sorted(p.name for p in plots.iterdir()) == ["complexity.png", "entropy.png", "lengths.png",
+                                                       "rank_frequency.png"]
     assert all(p.stat().st_size > 1000 for p in plots.iterdir())
 
 

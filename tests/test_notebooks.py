@@ -126,7 +126,8 @@ NUM_LAYERS = 1
 OUT_DIR = {out_dir!r}
 JIT_COMPILE = False
 """
-SEQUENCES_PNGS = ("rank_frequency.png", "lengths.png", "entropy.png", "history.png", "token_accuracy.png")
+SEQUENCES_PNGS = ("rank_frequency.png", "lengths.png", "entropy.png", "complexity.png", "history.png",
+                  "token_accuracy.png")
 
 
 def _pattern_accuracies(text):
@@ -136,7 +137,7 @@ def _pattern_accuracies(text):
 
 def test_sequences_notebook_is_stored_executed_with_a_model_that_learned_the_patterns():
     notebook = _read_stored_executed(SEQUENCES)
-    assert len(_images(notebook)) == len(SEQUENCES_PNGS), "the analysis (3), history, accuracy by position"
+    assert len(_images(notebook)) == len(SEQUENCES_PNGS), "the analysis (4), history, accuracy by position"
     text = _stream_text(notebook)
     assert "problems: none" in text
     accuracies = _pattern_accuracies(text)

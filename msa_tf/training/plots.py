@@ -166,7 +166,7 @@ def plot_accuracy_by_position(positions, correct, path, title=None):
 
 
 def plot_sequence_analysis(report, out_dir):
-    """Plots a token-sequence analysis as three PNGs in `out_dir` (created).
+    """Plots a token-sequence analysis as four PNGs in `out_dir` (created).
 
     Args:
         report: the dict of `generators.sequence_analysis.analyze`.
@@ -174,15 +174,16 @@ def plot_sequence_analysis(report, out_dir):
 
     Returns:
         The paths, as `pathlib.Path`s: `rank_frequency.png` (frequency against rank on
-        log-log axes, with the fitted line and its slope in the legend), `lengths.png`
-        and `entropy.png` (histograms of real length and of entropy per sequence).
+        log-log axes, with the fitted line and its slope in the legend), `lengths.png`,
+        `entropy.png` and `complexity.png` (histograms of real length, entropy and
+        `sequence_complexity` per sequence: where to cut the stages of a curriculum).
 
     Example:
     >>> import tempfile
     >>> from generators.sequence_analysis import analyze
     >>> report = analyze([[1, 2, 3, 1, 2, 1], [4, 4, 1, 2]])
     >>> [path.name for path in plot_sequence_analysis(report, tempfile.mkdtemp())]
-    ['rank_frequency.png', 'lengths.png', 'entropy.png']
+    ['rank_frequency.png', 'lengths.png', 'entropy.png', 'complexity.png']
     """
     out_dir = pathlib.Path(out_dir)
     distribution = report["token_distribution"]
@@ -207,6 +208,8 @@ def plot_sequence_analysis(report, out_dir):
     for name, histogram, xlabel, what in (
         ("lengths.png", report["lengths"], "real tokens", "Sequence lengths"),
         ("entropy.png", report["entropies"], "entropy (bits)", "Sequence entropies"),
+        ("complexity.png", report["complexities"], "complexity (share of tokens outside patterns)",
+         "Sequence complexities"),
     ):
         figure = Figure(figsize=(5, 4), layout="constrained")
         axis = figure.subplots()

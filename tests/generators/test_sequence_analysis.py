@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from generators.sequence_analysis import analyze, detect_patterns, format_report, validate
+from generators.sequence_analysis import (
+    analyze,
+    detect_patterns,
+    format_report,
+    sequence_complexity,
+    validate,
+)
 
 
 def zipf(rng, shape, exponent, vocab):
@@ -347,3 +353,24 @@ def test_analyze_measures_the_documented_property_of_a_generator_family(family, 
     report = analyze(generator.batches("train", 256, stop=2048), vocab_size=generator.vocab_size)
     measured = report["token_distribution"][key] if key == "slope" else report[key]
     assert abs(measured - expected) <= tolerance, measured
+
+
+def test_sequence_complexity_is_the_share_outside_patterns_and_the_report_histograms_it():
+    rng = np.random.default_rng(3)
+    random_rows = rng.integers(0, 1000, size=(50, 40))
+    repeating_rows = np.tile(rng.integers(0, 1000, size=(50, 3)), (1, 14))[:, :40]
+    half_rows = np.concatenate([repeating_rows[:, :20], random_rows[:, 20:]], axis=1)
+    tokens = np.concatenate([random_rows, repeating_rows, half_rows])
+    mask = np.ones(tokens.shape, bool)
+    mask[:100] = np.arange(40) < rng.integers(6, 41, size=(100, 1))  # spans of 6 or more
+    complexity = sequence_complexity(tokens, mask)
+    assert complexity.dtype == np.float32 and complexity.shape == (150,)
+    np.testing.assert_array_equal(complexity[:50], 1.0)  # no accidental pattern over 1,000 ids
+    np.testing.assert_array_equal(complexity[50:100], 0.0)
+    np.testing.assert_allclose(complexity[100:], 0.5, atol=0.05)  # the span may take in a token more
+    report = analyze([{"tokens": tokens, "tokens_mask": mask}])
+    assert report["sequence_complexity"] == pytest.approx(complexity.mean())
+    histogram = report["complexities"]
+    assert histogram["counts"].sum() == 150
+    assert histogram["counts"][0] == 50 and histogram["counts"][-1] == 50 and histogram["edges"][-1] == 1.0
+    assert sequence_complexity([[4, 4, 4, 4], [1, 2, 0, 5]], [[True] * 4, [False] * 4]).tolist() == [0.0, 0.0]

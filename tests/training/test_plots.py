@@ -138,13 +138,15 @@ def test_sequence_analysis_plots_are_pngs(tmp_path, sequences):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         paths = plot_sequence_analysis(report, tmp_path / "analysis")
-    assert [path.name for path in paths] == ["rank_frequency.png", "lengths.png", "entropy.png"]
+    assert [path.name for path in paths] == ["rank_frequency.png", "lengths.png", "entropy.png",
+                                             "complexity.png"]
     titles = []
     for path in paths:
         assert path.parent == tmp_path / "analysis"
         pixels, text = read_png(path)
         assert pixels.shape == (400, 500, 4)
         titles.append(text["Title"])
+    non_empty = report["num_sequences"] - report["empty_sequences"]
     assert titles[1:] == [f"Sequence lengths ({len(sequences)} sequences)",
-                          f"Sequence entropies ({report['num_sequences'] - report['empty_sequences']} "
-                          "sequences)"]
+                          f"Sequence entropies ({non_empty} sequences)",
+                          f"Sequence complexities ({non_empty} sequences)"]
