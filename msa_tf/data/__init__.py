@@ -11,10 +11,14 @@
   **arguments)`: `synthetic`, `shards`, `mmsa`, `tfds`); its `tfds` source imports
   `tensorflow_datasets` only when it is used.
 - `msa_tf.data.sequences`: token-sequence sources for language modelling (`sequences`:
-  a `generators.sequences` family), registered on import of this package.
+  a `generators.sequences` family; `sequence_shards`, `jsonl`, `text`), registered on
+  import of this package; `msa_tf.data.text` reads their files.
+- `msa_tf.data.curriculum`: `Curriculum`, stages of token sequences (by length and
+  complexity) that `model.fit` moves through by epoch.
 """
 
 from msa_tf.data import sequences  # noqa: F401  (registers the token-sequence sources)
+from msa_tf.data.curriculum import Curriculum
 from msa_tf.data.mmsa import load_mmsa
 from msa_tf.data.mmsa_features import MMSAFeatures, read_mmsa
 from msa_tf.data.safe_pickle import RestrictedUnpickler, UnsafePickleError
@@ -28,6 +32,7 @@ from msa_tf.data.sources import (
 )
 
 __all__ = [
+    "Curriculum",
     "DataSource",
     "MMSAFeatures",
     "RestrictedUnpickler",

@@ -27,7 +27,9 @@ each epoch, the same orders for the same `seed`. The generated and shards source
 ignore `shuffle`: their sequences are independent draws.
 
 `open_sequence_data(path)` finds which of these a path holds, for
-`generators.sequence_analysis` (`msa-tf analyze sequences PATH`).
+`generators.sequence_analysis` (`msa-tf analyze sequences PATH`). Their training batches
+take a curriculum (`curriculum(stages)`, the config's `data.curriculum`: see
+`msa_tf.data.curriculum`).
 
 Example:
 >>> source = get_source("sequences", family="pattern", vocab_size=24, seq_length=12,
@@ -51,6 +53,7 @@ from generators import sequences
 from generators.shards import read_metadata, read_shards
 from generators.validation import check_path
 from msa_tf.data import text
+from msa_tf.data.curriculum import Curriculum
 from msa_tf.data.sources import DataSource, get_source, register_source
 from msa_tf.validation import check_positive_int, is_integer
 
@@ -105,6 +108,10 @@ class SequenceSource(DataSource):
 
     def num_classes(self):
         return None
+
+    def curriculum(self, stages):
+        """The `msa_tf.data.curriculum.Curriculum` of `stages`."""
+        return Curriculum(stages)
 
     def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
         batches = self._sequence_batches(split, batch_size, shuffle, seed, drop_remainder)

@@ -133,6 +133,14 @@ class DataSource(abc.ABC):
         return self._batches(split, batch_size, self.fixed_lengths(lengths), shuffle, seed,
                              drop_remainder)
 
+    def curriculum(self, stages):
+        """A curriculum of `stages` for these data's training batches (the config's
+        `data.curriculum`); raises `ValueError` here: only sources whose data have
+        one (token sequences, `msa_tf.data.curriculum`) override this."""
+        raise ValueError(f"`curriculum` must be None for {type(self).__name__} (data for task "
+                         f"{self.default_task!r}); the token-sequence sources take one; received "
+                         f"curriculum={stages!r}")
+
     @abc.abstractmethod
     def fixed_lengths(self, lengths=None):
         """The fixed lengths of `dataset(..., lengths=lengths)`, `lengths` checked and

@@ -169,6 +169,9 @@ class DataConfig(_Section):
             repeat the first one's batches exactly, in the same order: what the
             `synthetic` and `shards` sources yield anyway; a shuffling source
             (`mmsa`, `tfds`) shuffles only once. Memory: the whole padded split.
+        curriculum: stages that the training batches move through by epoch
+            (`msa_tf.data.curriculum`: a list of `{epochs, max_length, complexity}`),
+            for the sources whose data have them (token sequences); `None`: none.
     """
 
     OPEN = True
@@ -178,6 +181,7 @@ class DataConfig(_Section):
     pad_to: int | dict | None = None
     shuffle: bool = True
     cache: bool = False
+    curriculum: list | None = None
     arguments: dict = dataclasses.field(default_factory=dict)
 
     def check(self, path):

@@ -82,6 +82,7 @@ class Experiment:
     task: object
     lengths: object
     input_spec: dict
+    curriculum: object = None
 
     @classmethod
     def from_config(cls, config):
@@ -94,6 +95,8 @@ class Experiment:
                               f"name one of {tasks.task_names()}")
         task = _checked("task", tasks.get_task, task_name, source, **config.task.arguments)
         lengths = _checked("data.pad_to", source.fixed_lengths, data.pad_to)
+        curriculum = None if data.curriculum is None else _checked(
+            "data.curriculum", source.curriculum, data.curriculum)
         spec = {name: [list(shape), dtype] for name, (shape, dtype) in source.input_spec(lengths).items()}
         accepted = constructor_arguments(models.model_class(config.model.name))
         data_arguments = {**source.model_arguments(lengths), **task.model_arguments(accepted)}
@@ -105,7 +108,7 @@ class Experiment:
             data=dataclasses.replace(data, pad_to=lengths),
             task=dataclasses.replace(config.task, name=task_name),
         )
-        return cls(resolved, source, task, lengths, spec)
+        return cls(resolved, source, task, lengths, spec, curriculum)
 
     def build_model(self):
         """The model, built on example inputs, and the outputs it trains; raises `ConfigError`."""
@@ -122,7 +125,9 @@ class Experiment:
         """`split` as `(inputs, targets)` batches, targets cut to the model's `outputs`.
 
         `cast_masks` turns boolean masks into int32 (Keras 3.15 cannot average boolean
-        inputs across replicas); `static` drops a last, smaller batch.
+        inputs across replicas); `static` drops a last, smaller batch. The training
+        batches follow the `curriculum` (raises `ConfigError` for a stage that selects
+        no training data).
         """
         data = self.config.data
         batch_size = data.batch_size if training else (data.eval_batch_size or data.batch_size)
@@ -130,20 +135,25 @@ class Experiment:
             split, batch_size, lengths=self.lengths, shuffle=training and data.shuffle,
             seed=self.config.training.seed, drop_remainder=training or static,
         )
-        return feed(dataset, outputs, cast_masks=cast_masks, cache=data.cache)
+        return _checked("data.curriculum", feed, dataset, outputs, cast_masks=cast_masks, cache=data.cache,
+                        curriculum=self.curriculum if training else None)
 
 
-def feed(dataset, outputs, *, cast_masks=False, cache=False):
+def feed(dataset, outputs, *, cast_masks=False, cache=False, curriculum=None):
     """`dataset`'s batches as the runner feeds them to `fit`: targets cut to `outputs`.
 
     The selection runs in parallel and the result is prefetched, so it overlaps the
     training step (`benchmarks/bench_models.py --data` measures that it keeps up);
     tf.data's autotuning is off for the whole pipeline.
     `cache` keeps the batches in memory once a pass over `dataset` has ended; later
-    passes read them from there (the config's `data.cache`).
+    passes read them from there (the config's `data.cache`). A `curriculum`
+    (`msa_tf.data.curriculum.Curriculum`) applies after the cache, so that cached
+    batches still move through its stages.
     """
     if cache:
         dataset = dataset.cache()
+    if curriculum is not None:
+        dataset = curriculum.apply(dataset)
 
     def select(inputs, targets):
         if cast_masks:
@@ -255,6 +265,8 @@ def train(config, *, overwrite=False, extra_callbacks=(), verbose="auto"):
             callbacks.append(optimization.plateau_callback(
                 training.monitor, patience=training.plateau_patience,
                 min_learning_rate=training.min_learning_rate))
+        if experiment.curriculum is not None:  # first: its stage goes into the logs of the others
+            callbacks.insert(0, experiment.curriculum)
         model.fit(train_data, validation_data=valid_data, epochs=training.epochs,
                   callbacks=[*callbacks, *extra_callbacks], shuffle=False, verbose=verbose)
         if guard.stopped_at is not None:

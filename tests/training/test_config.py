@@ -149,3 +149,25 @@ def test_there_is_a_config_per_model_and_data_source():
         shipped = {os.path.basename(p)[:-5] for p in CONFIGS
                    if os.path.basename(os.path.dirname(p)) == folder}
         assert names and shipped == names, folder
+
+
+def test_a_curriculum_needs_stages_and_a_source_whose_data_have_one():
+    from msa_tf.training.runner import Experiment
+
+    sequences = {"model": {"name": "causal_lm"}, "data": {"source": "sequences", "num_samples": 8}}
+    stages = [{"epochs": 2, "max_length": 6}, {"complexity": [0, 1]}]
+    experiment = Experiment.from_config(ExperimentConfig.from_dict(
+        {**sequences, "data": {**sequences["data"], "curriculum": stages}}))
+    assert [stage.max_length for stage in experiment.curriculum.stages] == [6, None]
+    assert Experiment.from_config(ExperimentConfig.from_dict(sequences)).curriculum is None
+    with pytest.raises(ConfigError, match=r"`data.curriculum` must be a list or null; received "
+                                          r"data.curriculum=\{'epochs': 2\}"):
+        ExperimentConfig.from_dict({"data": {"curriculum": {"epochs": 2}}})
+    with pytest.raises(ConfigError, match=r"^data.curriculum: `curriculum\[1\].epochs` must be a positive"):
+        Experiment.from_config(ExperimentConfig.from_dict(
+            {**sequences, "data": {**sequences["data"], "curriculum": [{"epochs": 1}, {"epochs": -1}]}}))
+    with pytest.raises(ConfigError, match=r"^data.curriculum: `curriculum` must be None for "
+                                          r"SyntheticSource \(data for task 'sentiment'\); the "
+                                          r"token-sequence sources take one"):
+        Experiment.from_config(ExperimentConfig.from_dict(
+            {"data": {"num_samples": 8, "curriculum": stages}}))

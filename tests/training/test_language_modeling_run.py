@@ -10,16 +10,16 @@ import pytest
 import tensorflow as tf
 
 from msa_tf.export import example_inputs
-from msa_tf.training import runner
+from msa_tf.training import plots, runner
 from msa_tf.training.config import load_config
 from tests.training.conftest import ROOT, msa_tf_command
 
 CONFIG = os.path.join(ROOT, "configs", "sequences", "causal_lm.yaml")
 # Every position of a short sequence inside a pattern: a few epochs learn enough to beat
-# the bigram model clearly.
+# the bigram model clearly, after a first epoch on the first 12 tokens of each.
 TINY_OVERRIDES = [
     "data.num_samples=1024", "data.batch_size=16", "data.seq_length=24", "data.vocab_size=24",
-    "data.pattern_probability=1.0",
+    "data.pattern_probability=1.0", "data.curriculum=[{epochs: 1, max_length: 12}, {}]",
     "model.width=32", "training.epochs=4", "training.learning_rate=0.005", "training.jit_compile=false",
     "output.tensorboard=false",
 ]
@@ -50,6 +50,8 @@ def test_a_language_model_run_reports_accuracy_and_perplexity_against_the_bigram
     assert model["accuracy"] > bigram["accuracy"] + 0.03, (model, bigram)
     assert model["perplexity"] < 0.9 * bigram["perplexity"], (model, bigram)
     assert "bigram" in stdout and "perplexity" in stdout and "(23552 tokens)" in stdout
+    history = plots.read_history_csv(os.path.join(run_dir, "history.csv"))
+    assert history["curriculum_stage"] == [0, 1, 1, 1]
 
 
 def test_evaluate_reproduces_the_run_and_the_saved_model_serves_its_logits(language_model_run):
