@@ -34,7 +34,10 @@ Prints, in one run:
   task (ignoring `IGNORE_INDEX`), Adam, `jit_compile` as `msa-tf train`; the median of
   `--windows` windows of `--steps` steps after a 2-step warm-up. `cached` repeats one
   batch from memory (the MFU row); `sequences` streams the `sequences` source as the
-  runner feeds it (`runner.feed`), printed over `cached`. GFLOP per step are the dot
+  runner feeds it (`runner.feed`), printed over `cached`; `curriculum` streams it
+  through a curriculum stage (`CURRICULUM_STAGE`: the sequences of complexity up to 0.5
+  cut to half the length), which computes every sequence's complexity and drops about
+  half of them, so the generator makes twice the sequences. GFLOP per step are the dot
   and convolution FLOPs of the HLO that XLA compiled for that `fit` step
   (benchmarks/flops.py); MFU % = GFLOP/step x steps/s over the machine's float32
   matmul GFLOP/s measured at the start and end of this part (best of both).
@@ -70,6 +73,7 @@ from bench_models import (  # noqa: E402
 from generators.sequences import NUM_SPECIAL_TOKENS, family_names, make_generator  # noqa: E402
 from in_memory import repeated  # noqa: E402
 from msa_tf import models  # noqa: E402
+from msa_tf.data.curriculum import Curriculum  # noqa: E402
 from msa_tf.data.sources import get_source  # noqa: E402
 from msa_tf.tasks import get_task  # noqa: E402
 from msa_tf.training.config import TrainingConfig  # noqa: E402
@@ -82,7 +86,10 @@ LOOP_TARGET = 20
 MEMORY_TARGET_MB = 1024
 WARM_UP_BATCHES = 5
 NUM_SHARDS = 8
-TRAIN_KINDS = ("cached", "sequences")
+TRAIN_KINDS = ("cached", "sequences", "curriculum")
+# The `curriculum` data: a stage that keeps the less complex half of the `pattern`
+# sequences (their complexity is about 0.5), each cut to half its length.
+CURRICULUM_STAGE = {"complexity": [0.0, 0.5]}
 
 
 # --- Generators against the fill rate ---
@@ -217,6 +224,10 @@ def training(args):
     datasets = {"cached": feed(repeated(next(iter(data))), ["next_token"]).repeat()}
     if "sequences" in args.data:
         datasets["sequences"] = feed(data, ["next_token"]).repeat()
+    if "curriculum" in args.data:
+        curriculum = Curriculum([dict(CURRICULUM_STAGE, max_length=args.train_length // 2)])
+        datasets["curriculum"] = feed(data, ["next_token"], curriculum=curriculum).repeat()
+        print(f"curriculum stage {curriculum.stages[0]} keeps {curriculum.shares[0]:.2f} of the sequences")
     kwargs, skipped = model_kwargs(args)
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
