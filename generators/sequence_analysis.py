@@ -109,6 +109,10 @@ METADATA = ("pattern", "predictable")
 _SENTINEL = np.iinfo(np.int64).max
 
 
+class OutOfVocabularyError(ValueError):
+    """`analyze` met a token outside [0, vocab_size) (`validate` lists them all)."""
+
+
 def analyze(batches, vocab_size=None, top_k=10, ngram=2, *, max_period=16, min_run=3,
             ngram_capacity=65536, exact_sequences=2**20, complexity_tokens=2**16):
     """Measures token sequences in one pass and bounded memory (see the module doc).
@@ -160,8 +164,8 @@ def analyze(batches, vocab_size=None, top_k=10, ngram=2, *, max_period=16, min_r
           last two over non-empty sequences).
 
     Raises:
-        ValueError: for a bad argument, a batch of the wrong structure, no sequence, or
-            a token outside [0, vocab_size).
+        ValueError: for a bad argument, a batch of the wrong structure or no sequence;
+            `OutOfVocabularyError`, a `ValueError`, for a token outside [0, vocab_size).
     """
     if vocab_size is not None:
         check_int("vocab_size", vocab_size)
@@ -410,9 +414,9 @@ class _Analysis:
         if bad.any():
             row, position = np.argwhere(bad)[0]
             accepted = "ids >= 0" if self.vocab_size is None else f"ids in [0, {self.vocab_size})"
-            raise ValueError(f"`batches` must hold token {accepted}; received {tokens[row, position]} "
-                             f"in sequence {start + row} at position {position} of its real tokens "
-                             "(validate() lists every problem)")
+            raise OutOfVocabularyError(
+                f"`batches` must hold token {accepted}; received {tokens[row, position]} in sequence "
+                f"{start + row} at position {position} of its real tokens (validate() lists every problem)")
 
     def _add_shares(self, tokens, lengths):
         """The largest token share and the entropy of each sequence, from sorted runs."""

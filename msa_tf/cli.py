@@ -162,7 +162,7 @@ def export(args):
 
 def analyze_sequences(args):
     """Measures and checks token sequences: prints the report and the problems, writes plots."""
-    from generators.sequence_analysis import analyze, format_report, validate
+    from generators.sequence_analysis import OutOfVocabularyError, analyze, format_report, validate
     from msa_tf.data.sequences import open_sequence_data
     from msa_tf.training.plots import plot_sequence_analysis
 
@@ -181,16 +181,12 @@ def analyze_sequences(args):
         raise UsageError(str(error)) from error
     try:  # a bad line or byte in the data: exit 1 with the cause, no traceback
         vocab_size = args.vocab_size or data.vocab_size
-        if vocab_size is None:
+        try:
+            report = analyze(data.batches(), vocab_size=vocab_size)
+        except OutOfVocabularyError:  # listed in the problems; the report counts up to the largest id
             report = analyze(data.batches())
-            vocab_size = report["vocab_size"]
-            problems = validate(data.batches(), vocab_size, args.min_length, args.max_length)
-        else:
-            problems = validate(data.batches(), vocab_size, args.min_length, args.max_length)
-            # Ids outside the vocabulary (listed in the problems) leave the report's
-            # vocabulary at the largest id + 1.
-            outside = any("are outside [0," in problem for problem in problems)
-            report = analyze(data.batches(), vocab_size=None if outside else vocab_size)
+        vocab_size = vocab_size or report["vocab_size"]
+        problems = validate(data.batches(), vocab_size, args.min_length, args.max_length)
     except ValueError as error:
         print(f"msa-tf analyze: failed: {error}", file=sys.stderr)
         return 1
@@ -292,7 +288,9 @@ def _add_run_commands(commands):
     )
     evaluate_parser.add_argument("run_dir", help="a directory written by msa-tf train")
     evaluate_parser.add_argument("--split", default="test", help="train, valid or test (default: test)")
-    evaluate_parser.add_argument("--data", help="another MMSA feature file or shards folder to evaluate on")
+    evaluate_parser.add_argument("--data", help="other data of the run's kind to evaluate on: an MMSA "
+                                 "feature file or shards folder (sentiment), a JSONL file or folder, "
+                                 "sequence shards or UTF-8 text (language models)")
     _add_set_argument(evaluate_parser, "data.missing_rate=0.3")
     evaluate_parser.set_defaults(handler=evaluate)
 

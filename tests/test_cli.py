@@ -229,7 +229,7 @@ def test_analyze_sequences_exits_1_naming_an_id_outside_the_vocabulary(tmp_path,
     out = capsys.readouterr().out
     assert "sequences            2 (0 empty), 7 tokens" in out
     assert "1 real tokens in 1 sequences are outside [0, 10) (e.g. sequence 1 holds 12 at position 1)" in out
-    assert len(list((tmp_path / "plots").glob("*.png"))) == 3
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 4
     assert cli.main([*argv[:3], "--min-length", "4", "--plots", str(tmp_path / "plots")]) == 1
     assert "1 of 2 sequences are shorter than min_length=4 (e.g. sequence 0 has 3)" in capsys.readouterr().out
 

@@ -94,6 +94,12 @@ class SequenceSource(DataSource):
 
     default_task = "language_modeling"
 
+    @classmethod
+    def source_for_path(cls, path):
+        """`sequence_shards`, `jsonl` or `text`, by what `path` holds (as `open_sequence_data`)."""
+        kind, _ = _sequence_kind(check_path("path", path, SEQUENCE_DATA))
+        return {"jsonl_folder": "jsonl"}.get(kind, kind)
+
     def fixed_lengths(self, lengths=None):
         """`lengths` (an int) checked, or `seq_length` for `None`."""
         return self.seq_length if lengths is None else check_positive_int("lengths", lengths)
@@ -379,17 +385,7 @@ def open_sequence_data(path, split=None, seq_length=256):
     if split is not None and split not in text.SPLITS:
         raise ValueError(f"`split` must be one of {', '.join(map(repr, text.SPLITS))}; received "
                          f"split={split!r}")
-    metadata = None
-    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "metadata.json")):
-        metadata = read_metadata(path, "path")
-        if metadata["kind"] != "sequences":
-            raise ValueError(f"`path` must be {SEQUENCE_DATA}; received path={path!r}, which holds "
-                             f"{metadata['kind']} data")
-        kind = "sequence_shards" if metadata["format"] == "tfrecord" else "jsonl_folder"
-    elif os.path.isdir(path):
-        kind = "jsonl_folder" if text.split_layout(path, text.JSONL_SUFFIX) else "text"
-    else:
-        kind = "jsonl" if path.lower().endswith(text.JSONL_SUFFIX) else "text"
+    kind, metadata = _sequence_kind(path)
     layout = text.split_layout(path, text.TEXT_SUFFIX) if kind == "text" else None
     if kind in ("sequence_shards", "jsonl_folder") or layout:
         split = split or "train"
@@ -409,6 +405,19 @@ def open_sequence_data(path, split=None, seq_length=256):
         read = functools.partial(rows.batches, ANALYSIS_BATCH)
         vocab_size = text.VOCAB_SIZE
     return SequenceData(kind, path, split, vocab_size, read)
+
+
+def _sequence_kind(path):
+    """`(kind, metadata or None)` of an existing `path`: see `open_sequence_data`."""
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "metadata.json")):
+        metadata = read_metadata(path, "path")
+        if metadata["kind"] != "sequences":
+            raise ValueError(f"`path` must be {SEQUENCE_DATA}; received path={path!r}, which holds "
+                             f"{metadata['kind']} data")
+        return ("sequence_shards" if metadata["format"] == "tfrecord" else "jsonl_folder"), metadata
+    if os.path.isdir(path):
+        return ("jsonl_folder" if text.split_layout(path, text.JSONL_SUFFIX) else "text"), None
+    return ("jsonl" if path.lower().endswith(text.JSONL_SUFFIX) else "text"), None
 
 
 def _jsonl_batches(path):

@@ -133,6 +133,13 @@ class DataSource(abc.ABC):
         return self._batches(split, batch_size, self.fixed_lengths(lengths), shuffle, seed,
                              drop_remainder)
 
+    @classmethod
+    def source_for_path(cls, path):
+        """The name of the registered source that reads `path`, a file or folder of data
+        of this source's kind (what `msa-tf evaluate --data PATH` reads)."""
+        raise ValueError(f"`path` cannot replace the data of a {cls.__name__} run; received "
+                         f"path={os.fspath(path)!r}")
+
     def curriculum(self, stages):
         """A curriculum of `stages` for these data's training batches (the config's
         `data.curriculum`); raises `ValueError` here: only sources whose data have
@@ -179,6 +186,11 @@ class MultimodalSource(DataSource):
     """
 
     default_task = "sentiment"
+
+    @classmethod
+    def source_for_path(cls, path):
+        """`shards` for a folder, `mmsa` for a file."""
+        return "shards" if os.path.isdir(path) else "mmsa"
 
     @abc.abstractmethod
     def max_lengths(self):

@@ -340,9 +340,10 @@ def _load_run(run_dir, overrides=(), data_path=None):
         raise ConfigError(f"run_dir: {run_dir!r} holds no {MODEL}: the run did not finish")
     values = load_config(config_path).to_dict()
     if data_path is not None:
+        run_source = sources.source_class(values["data"]["source"])
         kept = ("batch_size", "eval_batch_size", "pad_to")
         values["data"] = {key: values["data"][key] for key in kept}
-        values["data"].update(source="shards" if os.path.isdir(data_path) else "mmsa", path=data_path)
+        values["data"].update(source=_checked("data", run_source.source_for_path, data_path), path=data_path)
     config = _checked(config_path, ExperimentConfig.from_dict, apply_overrides(values, overrides))
     model = keras.saving.load_model(os.path.join(run_dir, MODEL), compile=False)
     return config, model
@@ -351,8 +352,10 @@ def _load_run(run_dir, overrides=(), data_path=None):
 def evaluate_run(run_dir, split="test", overrides=(), data_path=None):
     """Evaluates `<run_dir>/model.keras` on `split`; prints and returns the metrics.
 
-    `data_path` (an MMSA feature file or a shards folder) or `overrides`
-    (`"data.key=value"`) change the data; the lengths stay those of the run.
+    `data_path` or `overrides` (`"data.key=value"`) change the data; the lengths stay
+    those of the run. `data_path` is data of the run's kind, read by the source that
+    `source_for_path` names: an MMSA feature file or a shards folder for a sentiment
+    run; JSONL, sequence shards or UTF-8 text for a language model.
     """
     require_backend("The experiment runner", "tensorflow")
     _checked("split", check_choice, "split", split, sources.SPLITS)

@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from generators import write_shards
+from generators.sequence_io import write_jsonl
+from generators.sequences import make_generator
 from msa_tf.export import example_inputs
 from msa_tf.training import plots, runner
 from msa_tf.training.config import load_config
@@ -54,11 +57,19 @@ def test_a_language_model_run_reports_accuracy_and_perplexity_against_the_bigram
     assert history["curriculum_stage"] == [0, 1, 1, 1]
 
 
-def test_evaluate_reproduces_the_run_and_the_saved_model_serves_its_logits(language_model_run):
+def test_evaluate_reproduces_the_run_and_the_saved_model_serves_its_logits(language_model_run, tmp_path):
     run_dir, _ = language_model_run
     with open(os.path.join(run_dir, "metrics.json")) as handle:
         expected = json.load(handle)["model"]
     assert runner.evaluate_run(run_dir) == pytest.approx(expected, rel=1e-5)
+    # The run's sequences written to files: `--data` reads them with the source they need.
+    data = load_config(os.path.join(run_dir, "config.yaml")).data.arguments
+    generator = make_generator(**{key: value for key, value in data.items() if key != "curriculum"})
+    write_jsonl(generator, str(tmp_path / "jsonl"), progress=False)
+    write_shards(generator, str(tmp_path / "shards"), progress=False)
+    for folder in ("jsonl", "shards"):
+        metrics = runner.evaluate_run(run_dir, data_path=str(tmp_path / folder))
+        assert metrics == pytest.approx(expected, rel=1e-5), folder
     with open(os.path.join(run_dir, "signature.json")) as handle:
         inputs = example_inputs(json.load(handle), batch_size=2, seed=3)
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
