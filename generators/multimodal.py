@@ -49,6 +49,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from generators.draws import mix64, round_up4
 from generators.padding import fit_lengths
 from generators.validation import (
     check_bool,
@@ -233,20 +234,6 @@ class MultimodalConfig:
         return values
 
 
-def _mix64(*values):
-    """A 64-bit hash of small integers (splitmix64 steps), for Philox keys."""
-    state = 0x9E3779B97F4A7C15
-    for value in values:
-        state = (state ^ (int(value) & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9
-        state &= 0xFFFFFFFFFFFFFFFF
-        state ^= state >> 31
-    return state
-
-
-def _round_up4(n):
-    return (n + 3) // 4 * 4
-
-
 class _Layout:
     """Where each random number of an example sits in its normal and uniform blocks."""
 
@@ -267,8 +254,8 @@ class _Layout:
         if config.text == "tokens":
             uniform["tokens"] = 3 * self.lengths["text"][1]
         self.normal_sizes, self.uniform_sizes = normal, uniform
-        self.normal_width = _round_up4(sum(normal.values()))
-        self.uniform_width = _round_up4(sum(uniform.values()))
+        self.normal_width = round_up4(sum(normal.values()))
+        self.uniform_width = round_up4(sum(uniform.values()))
 
     @staticmethod
     def split(block, sizes, width):
@@ -306,7 +293,7 @@ class MultimodalGenerator:
         }
 
     def _direction(self, modality):
-        key = tf.constant([_mix64(self.config.seed, 7, MODALITIES.index(modality))], tf.uint64)
+        key = tf.constant([mix64(self.config.seed, 7, MODALITIES.index(modality))], tf.uint64)
         raw = tf.raw_ops.StatelessRandomNormalV2(
             shape=[self.config.dims()[modality]], key=key,
             counter=tf.zeros([2], tf.uint64), alg=1,
@@ -316,7 +303,7 @@ class MultimodalGenerator:
     def _keys(self, split):
         index = SPLITS[check_choice("split", split, tuple(SPLITS))]
         return tuple(
-            tf.constant([_mix64(self.config.seed, index, stream)], tf.uint64) for stream in (0, 1)
+            tf.constant([mix64(self.config.seed, index, stream)], tf.uint64) for stream in (0, 1)
         )
 
     def generate(self, split, start, count):

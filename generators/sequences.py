@@ -30,7 +30,7 @@ the default labels follow the noisy tokens.
 
 Determinism. Sequence `i` of split `s` with seed `k` is a pure function of `(k, s, i)`:
 each random block comes from its own counter-based Philox stream and starts at a
-counter fixed by `i` (see `Draws`), so any batch size, start or shard split gives
+counter fixed by `i` (see `generators.draws.Draws`), so any batch size, start or shard split gives
 bit-identical sequences, and a batch costs a few vectorised draws.
 
 A new family is a subclass with one vectorised method, `_sequences(draw, lengths)`,
@@ -68,7 +68,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from generators.multimodal import SPLITS, _mix64
+from generators.draws import Draws, mix64
+from generators.multimodal import SPLITS
 from generators.validation import (
     check_bool,
     check_choice,
@@ -132,55 +133,9 @@ num_pairs, power_a
     return FAMILIES[family](**options)
 
 
-def _round_up4(n):
-    return (n + 3) // 4 * 4
-
-
-class Draws:
-    """The random numbers of a batch of sequences `start .. start + count - 1`.
-
-    Each call is one vectorised Philox draw with its own key, made from `(seed, split,
-    stream, call number)`; row `r` of a block belongs to sequence `start + r`, whose
-    counter starts at `(start + r) * ceil(width / 4)`, so a row never depends on the
-    batch. A family makes its calls in a fixed order, so call `n` is always the same
-    stream.
-
-    Attributes:
-        count: the number of sequences, an int32 scalar tensor.
-    """
-
-    def __init__(self, seed, split, stream, start, count):
-        self._seed, self._split, self._stream = seed, split, stream
-        self._start = tf.cast(start, tf.uint64)
-        self.count = tf.cast(count, tf.int32)
-        self._calls = 0
-
-    def _draw(self, op, width, **bounds):
-        padded = _round_up4(width)
-        key = tf.constant([_mix64(self._seed, self._split, self._stream, self._calls)], tf.uint64)
-        self._calls += 1
-        counter = tf.stack([self._start * (padded // 4), tf.constant(0, tf.uint64)])
-        flat = op(shape=tf.reshape(self.count * padded, [1]), key=key, counter=counter, alg=1, **bounds)
-        return tf.reshape(flat, [self.count, padded])
-
-    def __call__(self, *widths):
-        """Uniform float32 numbers in [0, 1): one `(count, width)` block per width, from one draw."""
-        total = sum(widths)
-        block = self._draw(tf.raw_ops.StatelessRandomUniformV2, total)
-        if len(widths) == 1:
-            return block if total == _round_up4(total) else block[:, :total]
-        return tf.split(block, list(widths) + [_round_up4(total) - total], axis=1)[:-1]
-
-    def integers(self, width, low, high):
-        """Uniform int32 numbers in [`low`, `high`): a `(count, width)` block, from one draw."""
-        block = self._draw(tf.raw_ops.StatelessRandomUniformIntV2, width,
-                           minval=tf.constant(low, tf.int32), maxval=tf.constant(high, tf.int32))
-        return block if width == _round_up4(width) else block[:, :width]
-
-
 def _table(seed, stream, shape, high):
     """A per-seed int32 table of `shape`, uniform in [0, `high`), shared by all splits."""
-    key = tf.constant([_mix64(seed, TABLE_SPLIT, stream)], tf.uint64)
+    key = tf.constant([mix64(seed, TABLE_SPLIT, stream)], tf.uint64)
     flat = tf.raw_ops.StatelessRandomUniformIntV2(
         shape=[int(np.prod(shape))], key=key, counter=tf.zeros([2], tf.uint64), alg=1,
         minval=tf.constant(0, tf.int32), maxval=tf.constant(high, tf.int32))
