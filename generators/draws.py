@@ -17,7 +17,7 @@ True
 
 import tensorflow as tf
 
-__all__ = ["Draws", "mix64", "round_up4"]
+__all__ = ["Draws", "block_batches", "mix64", "round_up4"]
 
 
 def mix64(*values):
@@ -76,3 +76,24 @@ class Draws:
         block = self._draw(tf.raw_ops.StatelessRandomUniformIntV2, width,
                            minval=tf.constant(low, tf.int32), maxval=tf.constant(high, tf.int32))
         return block if width == round_up4(width) else block[:, :width]
+
+
+def block_batches(generate, start, stop, batch_size, drop_remainder):
+    """The dataset of batches `generate(first, count)` of examples `start .. stop - 1`.
+
+    `stop=None` streams forever. Each batch is one call (one vectorised draw); the last
+    one is smaller unless `drop_remainder`, which also makes the batch dimension static.
+    The cardinality is known when the dataset is finite.
+    """
+    if stop is None:
+        starts, end = tf.data.Dataset.counter(start, batch_size), None
+    else:
+        end = stop - (stop - start) % batch_size if drop_remainder else stop
+        starts = tf.data.Dataset.range(start, end, batch_size)
+
+    def block(first):
+        if drop_remainder or end is None:
+            return generate(first, batch_size)
+        return generate(first, tf.minimum(first + batch_size, end) - first)
+
+    return starts.map(block, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -68,7 +68,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from generators.draws import Draws, mix64
+from generators.draws import Draws, block_batches, mix64
 from generators.multimodal import SPLITS
 from generators.validation import (
     check_bool,
@@ -305,19 +305,8 @@ class SequenceGenerator(abc.ABC):
                                                                 high=MAX_NUM_SAMPLES)
         self._check_count("batch_size", batch_size, None if stop is None else stop - start)
         check_bool("drop_remainder", drop_remainder)
-        if stop is None:
-            starts = tf.data.Dataset.counter(start, batch_size)
-            end = None
-        else:
-            end = stop - (stop - start) % batch_size if drop_remainder else stop
-            starts = tf.data.Dataset.range(start, end, batch_size)
-
-        def block(first):
-            if drop_remainder or end is None:
-                return self._generate(index, first, batch_size)
-            return self._generate(index, first, tf.minimum(first + batch_size, end) - first)
-
-        return starts.map(block, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return block_batches(functools.partial(self._generate, index), start, stop, batch_size,
+                             drop_remainder)
 
     def dataset(self, split, batch_size, drop_remainder=False, repeat=False):
         """The `tf.data.Dataset` of `({"tokens", "tokens_mask"}, {"next_token": labels})`
