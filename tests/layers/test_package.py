@@ -21,7 +21,12 @@ REQUIRED = {
     "ModalityProjection": {"width": 4},
     "SequenceEncoder": {"width": 4, "num_heads": 2, "ff_dim": 4, "num_layers": 1},
     "TransformerBlock": {"width": 4, "num_heads": 2},
+    "UNetDownsample": {"filters": 4},
+    "UNetGenerator": {"output_channels": 1},
+    "UNetUpsample": {"filters": 4},
     "UnimodalSubnetworks": {"text_hidden": 4, "audio_hidden": 3, "vision_hidden": 2},
+    "VAEDecoder": {"height": 8, "width": 8, "channels": 1},
+    "VAEEncoder": {"latent_dim": 2},
 }
 IDS = [cls.__name__ for cls in LAYER_CLASSES]
 
