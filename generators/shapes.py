@@ -8,9 +8,10 @@ image and its mask together, so every mask is exactly right:
 - `cells`: 6 to 16 small, nearly round cells with textured interiors, some touching;
 - `lesions`: 1 or 2 large irregular lesions with soft, low-contrast borders.
 
-An example is `{"image": float32 (height, width, channels) in [-1, 1], "mask": int32
-(height, width)}` (the range of the tanh generators; the mask holds class ids, 0 =
-background, objects of classes 1 .. `num_classes`, a later object over an earlier one).
+An example is `{"image": float32 (height, width, channels) in [-1, 1], "segmentation":
+int32 (height, width)}` (the range of the tanh generators; the segmentation mask holds
+class ids, 0 = background, objects of classes 1 .. `num_classes`, a later object over an
+earlier one; the name keeps it apart from the padding masks `<name>_mask` of other data).
 The image is, in order: a background of smooth random texture, each object blended in
 with its own texture over a soft edge (`softness`), a Gaussian blur of `blur` pixels,
 and Gaussian noise of standard deviation `noise`, in [0, 1] before scaling to [-1, 1].
@@ -24,9 +25,9 @@ function of `(k, s, i)` (`generators.draws`), made by vectorised ops over a batc
 Example:
 >>> gen = ShapesGenerator(scene="cells", image_size=32, num_samples=4, seed=1)
 >>> batch = gen.generate("train", 0, 4)
->>> batch["image"].shape, batch["image"].dtype.name, batch["mask"].shape
+>>> batch["image"].shape, batch["image"].dtype.name, batch["segmentation"].shape
 (TensorShape([4, 32, 32, 3]), 'float32', TensorShape([4, 32, 32]))
->>> sorted(set(batch["mask"].numpy().ravel().tolist()))
+>>> sorted(set(batch["segmentation"].numpy().ravel().tolist()))
 [0, 1]
 """
 
@@ -123,7 +124,7 @@ class ShapesGenerator:
         return value
 
     def generate(self, split, start, count):
-        """Examples `start .. start + count - 1` of `split`: `{"image", "mask"}` tensors.
+        """Examples `start .. start + count - 1` of `split`: `{"image", "segmentation"}` tensors.
 
         Runs as a graph function, traced once per split.
         """
@@ -196,7 +197,7 @@ class ShapesGenerator:
                                                     tf.shape(image))
         image = tf.clip_by_value(image, 0.0, 1.0) * 2.0 - 1.0
         return {"image": tf.ensure_shape(image, [None, height, width, self.channels]),
-                "mask": tf.ensure_shape(mask, [None, height, width])}
+                "segmentation": tf.ensure_shape(mask, [None, height, width])}
 
 
 def _check_size(value):

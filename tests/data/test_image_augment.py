@@ -9,7 +9,7 @@ from msa_tf.data.image_augment import augment_pair
 @pytest.fixture(scope="module")
 def pair():
     batch = ShapesGenerator(scene="blobs", image_size=(32, 40), num_classes=2, seed=5).generate("train", 0, 1)
-    return batch["image"][0], batch["mask"][0]
+    return batch["image"][0], batch["segmentation"][0]
 
 
 def run(pair, seed, **options):

@@ -13,7 +13,7 @@ from msa_tf.data.image_masks import read_image_masks
 def shapes():
     batch = ShapesGenerator(scene="blobs", image_size=(24, 32), num_classes=2, seed=4).generate("train", 0, 4)
     images = np.round((batch["image"].numpy() + 1) * 127.5).astype(np.uint8)
-    return images, batch["mask"].numpy().astype(np.uint8)
+    return images, batch["segmentation"].numpy().astype(np.uint8)
 
 
 def folders(root):

@@ -15,11 +15,11 @@ def test_each_scene_gives_images_in_range_and_masks_of_its_classes(scene):
     generator = ShapesGenerator(scene=scene, image_size=(40, 48), channels=3, num_classes=3, seed=2)
     batch = numpy_batch(generator, count=16)
     assert batch["image"].shape == (16, 40, 48, 3) and batch["image"].dtype == np.float32
-    assert batch["mask"].shape == (16, 40, 48) and batch["mask"].dtype == np.int32
+    assert batch["segmentation"].shape == (16, 40, 48) and batch["segmentation"].dtype == np.int32
     assert batch["image"].min() >= -1 and batch["image"].max() <= 1
-    assert set(np.unique(batch["mask"])) == {0, 1, 2, 3}
+    assert set(np.unique(batch["segmentation"])) == {0, 1, 2, 3}
     low, high = SCENES[scene]["objects"]
-    objects = [ndimage.label(mask > 0)[1] for mask in batch["mask"]]
+    objects = [ndimage.label(mask > 0)[1] for mask in batch["segmentation"]]
     assert max(objects) <= high, "touching objects merge, so no image shows more than were drawn"
     assert np.mean(objects) >= (low + high) / 4
 
@@ -28,10 +28,10 @@ def test_an_example_depends_on_its_seed_split_and_index_only():
     generator = ShapesGenerator(scene="cells", image_size=24, seed=7)
     whole = numpy_batch(generator, start=0, count=6)
     part = numpy_batch(generator, start=3, count=2)
-    for key in ("image", "mask"):
+    for key in ("image", "segmentation"):
         np.testing.assert_array_equal(whole[key][3:5], part[key])
-    batched = [b["mask"].numpy() for b in generator.batches("train", 4, stop=6)]
-    np.testing.assert_array_equal(np.concatenate(batched), whole["mask"])
+    batched = [b["segmentation"].numpy() for b in generator.batches("train", 4, stop=6)]
+    np.testing.assert_array_equal(np.concatenate(batched), whole["segmentation"])
     assert not np.array_equal(numpy_batch(generator, "valid", count=6)["image"], whole["image"])
     other_seed = ShapesGenerator(scene="cells", image_size=24, seed=8)
     assert not np.array_equal(numpy_batch(other_seed, count=6)["image"], whole["image"])
@@ -42,7 +42,7 @@ def test_without_texture_noise_or_blur_a_threshold_recovers_the_mask_and_the_con
                                 noise=0.0, blur=0.0, seed=3)
     batch = numpy_batch(generator, count=16)
     grey = (batch["image"][..., 0] + 1) / 2
-    objects = batch["mask"] > 0
+    objects = batch["segmentation"] > 0
     found = grey > BACKGROUND + 0.25
     iou = (found & objects).sum() / (found | objects).sum()
     assert iou > 0.97, iou
@@ -55,17 +55,17 @@ def test_strong_texture_and_noise_defeat_the_threshold():
     generator = ShapesGenerator(scene="lesions", image_size=48, channels=1, contrast=0.15, texture=1.0,
                                 noise=0.2, seed=3)
     batch = numpy_batch(generator, count=16)
-    objects = batch["mask"] > 0
+    objects = batch["segmentation"] > 0
     found = (batch["image"][..., 0] + 1) / 2 > BACKGROUND + 0.075
     assert (found & objects).sum() / (found | objects).sum() < 0.6
 
 
 def test_object_counts_follow_min_and_max_objects():
     empty = ShapesGenerator(image_size=16, min_objects=0, max_objects=1, seed=1)
-    masks = numpy_batch(empty, count=32)["mask"]
+    masks = numpy_batch(empty, count=32)["segmentation"]
     assert 0 < (masks.reshape(32, -1).max(axis=1) == 0).sum() < 32, "some images without an object"
     many = ShapesGenerator(scene="cells", image_size=64, min_objects=12, max_objects=12, seed=1)
-    counts = [ndimage.label(mask > 0)[1] for mask in numpy_batch(many, count=8)["mask"]]
+    counts = [ndimage.label(mask > 0)[1] for mask in numpy_batch(many, count=8)["segmentation"]]
     assert np.mean(counts) >= 7 and max(counts) <= 12  # overlapping cells merge
 
 
