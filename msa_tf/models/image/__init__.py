@@ -1,5 +1,6 @@
 """Generative models of image/segmentation pairs. Importing this package registers them."""
 
-from msa_tf.models.image.vae import ImageMaskVAE, encode_segmentation, segmentation_channels
+from msa_tf.models.image.components import encode_segmentation, segmentation_channels, segmentation_ids
+from msa_tf.models.image.vae import ImageMaskVAE
 
-__all__ = ["ImageMaskVAE", "encode_segmentation", "segmentation_channels"]
+__all__ = ["ImageMaskVAE", "encode_segmentation", "segmentation_channels", "segmentation_ids"]

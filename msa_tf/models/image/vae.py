@@ -6,37 +6,21 @@ from keras import ops
 
 from msa_tf.layers.vae import VAEDecoder, VAEEncoder, VAESampling, kl_divergence
 from msa_tf.models.base import ZooModel
+from msa_tf.models.image.components import (
+    NORMS,
+    check_image_size,
+    encode_segmentation,
+    segmentation_channels,
+    segmentation_ids,
+)
 from msa_tf.models.registry import register
 from msa_tf.validation import (
     check_choice,
-    check_divisible,
     check_int,
     check_number,
     check_positive_int,
     optional,
 )
-
-NORMS = ("batch", "instance", "none")
-
-
-def segmentation_channels(num_classes):
-    """The channels that code a segmentation of `num_classes` object classes: one for
-    binary masks (a sigmoid logit), one per class and background otherwise (softmax)."""
-    return 1 if num_classes == 1 else num_classes + 1
-
-
-def encode_segmentation(segmentation, num_classes, dtype):
-    """Class ids `(batch, height, width)` as `segmentation_channels` channels in {-1, 1}."""
-    ids = ops.cast(segmentation, "int32")
-    coded = ids[..., None] > 0 if num_classes == 1 else ops.one_hot(ids, num_classes + 1) > 0
-    return ops.cast(ops.where(coded, 1.0, -1.0), dtype)
-
-
-def segmentation_ids(logits):
-    """Class ids `(..., height, width)` of segmentation logits (one channel: binary)."""
-    if logits.shape[-1] == 1:
-        return (logits[..., 0] > 0).astype("int32")
-    return np.argmax(logits, axis=-1).astype("int32")
 
 
 @register("vae")
@@ -91,15 +75,8 @@ class ImageMaskVAE(ZooModel):
     def __init__(self, image_size, channels=3, num_classes=1, latent_dim=64, base_filters=32,
                  num_downsamples=4, beta=1.0, norm="batch", seed=None, **kwargs):
         super().__init__(**kwargs)
-        sizes = list(image_size) if isinstance(image_size, (list, tuple)) else [image_size] * 2
-        if len(sizes) != 2:
-            raise ValueError(f"`image_size` must be an int or (height, width); received "
-                             f"image_size={image_size!r}")
         self.num_downsamples = check_positive_int("num_downsamples", num_downsamples)
-        self.image_size = tuple(
-            check_divisible("image_size", check_positive_int("image_size", size),
-                            "2**num_downsamples", 2**self.num_downsamples)
-            for size in sizes)
+        self.image_size = check_image_size(image_size, "num_downsamples", self.num_downsamples)
         self.channels = check_positive_int("channels", channels)
         self.num_classes = check_positive_int("num_classes", num_classes)
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
