@@ -13,11 +13,14 @@
 - `msa_tf.data.sequences`: token-sequence sources for language modelling (`sequences`:
   a `generators.sequences` family; `sequence_shards`, `jsonl`, `text`), registered on
   import of this package; `msa_tf.data.text` reads their files.
+- `msa_tf.data.image_sources`: image/segmentation sources (`shapes`, procedural;
+  `image_masks`, image and mask folders read by `msa_tf.data.image_masks`, augmented by
+  `msa_tf.data.image_augment`), registered on import of this package.
 - `msa_tf.data.curriculum`: `Curriculum`, stages of token sequences (by length and
   complexity) that `model.fit` moves through by epoch.
 """
 
-from msa_tf.data import sequences  # noqa: F401  (registers the token-sequence sources)
+from msa_tf.data import image_sources, sequences  # noqa: F401  (register their sources)
 from msa_tf.data.curriculum import Curriculum
 from msa_tf.data.mmsa import load_mmsa
 from msa_tf.data.mmsa_features import MMSAFeatures, read_mmsa

@@ -11,16 +11,21 @@ Registered tasks:
   metrics (`msa_tf.tasks.sentiment.SentimentTask`).
 - `language_modeling`: next-token prediction on token sequences, accuracy and perplexity
   against a bigram baseline (`msa_tf.tasks.language_modeling.LanguageModelingTask`).
+- `image_synthesis`: images (and segmentations) made from segmentations, L1, PSNR, SSIM,
+  IoU and Dice against the mean training image
+  (`msa_tf.tasks.image_synthesis.ImageSynthesisTask`).
 
 A new task subclasses `Task` (`msa_tf.tasks.base`) and is registered with
 `@register_task(name)` in its own module, imported here.
 """
 
 from msa_tf.tasks.base import Task, format_table, get_task, register_task, task_class, task_names
+from msa_tf.tasks.image_synthesis import ImageSynthesisTask
 from msa_tf.tasks.language_modeling import LanguageModelingTask
 from msa_tf.tasks.sentiment import SentimentTask
 
 __all__ = [
+    "ImageSynthesisTask",
     "LanguageModelingTask",
     "SentimentTask",
     "Task",

@@ -221,6 +221,51 @@ def plot_sequence_analysis(report, out_dir):
     return paths
 
 
+def plot_image_grid(columns, path, title=None):
+    """Plots images side by side as a PNG: one row per example, one column per entry.
+
+    Args:
+        columns: `{name: array}`, each `(count, height, width)` of integer class ids
+            (a segmentation, drawn with one colour per class) or `(count, height,
+            width, channels)` floats in [-1, 1] (an image; one channel is grey), with
+            the same count.
+        path: the PNG file to write; its folder is created.
+        title: the figure's title.
+
+    Returns the path as a `pathlib.Path`.
+
+    Example:
+    >>> import tempfile, os
+    >>> grid = {"mask": np.zeros((2, 8, 8), int), "image": np.zeros((2, 8, 8, 3))}
+    >>> plot_image_grid(grid, os.path.join(tempfile.mkdtemp(), "grid.png")).name
+    'grid.png'
+    """
+    arrays = {name: np.asarray(values) for name, values in columns.items()}
+    counts = {name: len(values) for name, values in arrays.items()}
+    if not arrays or len(set(counts.values())) != 1 or not next(iter(counts.values())):
+        raise ValueError(f"`columns` must hold arrays of the same, nonzero number of examples; "
+                         f"received counts {counts}")
+    rows, cols = next(iter(counts.values())), len(arrays)
+    figure = Figure(figsize=(1.6 * cols, 1.6 * rows + 0.4), layout="constrained")
+    axes = figure.subplots(rows, cols, squeeze=False)
+    for col, (name, values) in enumerate(arrays.items()):
+        for row in range(rows):
+            axis = axes[row, col]
+            if values.ndim == 3:
+                axis.imshow(values[row], cmap="viridis", vmin=0, vmax=max(int(values.max()), 1),
+                            interpolation="nearest")
+            else:
+                image = np.clip((values[row] + 1) / 2, 0, 1)
+                axis.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title(name, fontsize=9)
+    title = title or "Samples"
+    figure.suptitle(title)
+    return _save(figure, path, title)
+
+
 def _save(figure, path, title):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -179,6 +179,14 @@ class Pix2Pix(ZooModel):
                 metric.update_state(y, {"image": generated}, sample_weight=sample_weight)
         return {metric.name: metric.result() for metric in self.metrics}
 
+    def test_step(self, *args):
+        """Keras's step, without the adversarial losses, which validation does not compute."""
+        result = super().test_step(*args)
+        logs, state = (result, None) if isinstance(result, dict) else result  # JAX: (logs, state)
+        own = (self.adversarial_tracker.name, self.discriminator_tracker.name)
+        logs = {name: value for name, value in logs.items() if name not in own}
+        return logs if state is None else (logs, state)
+
     def get_config(self):
         config = super().get_config()
         config.update(

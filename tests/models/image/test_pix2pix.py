@@ -36,7 +36,9 @@ def test_one_step_trains_both_networks_each_with_its_own_optimizer(policy, tmp_p
     scaled = policy == "mixed_float16"
     # A loss-scaled step whose gradients overflow is skipped, and the scale halved.
     epochs = 6 if scaled else 2
-    logs = model.fit(data, {"image": data["image"]}, epochs=epochs, verbose=0).history
+    logs = model.fit(data, {"image": data["image"]}, epochs=epochs, verbose=0,
+                     validation_data=(data, {"image": data["image"]})).history
+    assert "val_loss" in logs and "val_discriminator_loss" not in logs
     assert model.discriminator_optimizer is not model.optimizer
     assert float(model.discriminator_optimizer.learning_rate) == 0.5
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) == scaled

@@ -1,0 +1,145 @@
+"""Image/segmentation sources (task `image_synthesis`): procedural shapes and real folders.
+
+A batch is `(inputs, targets)`, both `{"image": float32 (batch, height, width, channels)
+in [-1, 1], "segmentation": int32 (batch, height, width) class ids}` (0 = background):
+each model reads the inputs it needs (Pix2Pix the segmentation, the VAE both) and the
+task trains the outputs it makes. Images have one size, `image_size`, so there are no
+lengths to pad to (`dataset(..., lengths=None)` only).
+
+Registered sources:
+
+- `shapes(scene="blobs", **options)`: `generators.shapes.ShapesGenerator`, made on the
+  fly (its `origin` is the scene). `shuffle` is ignored: examples are independent draws.
+- `image_masks(images_dir, masks_dir, image_size=256, channels=3, mask_values=None,
+  valid_fraction=0.2, test_fraction=0.2, augment=True, seed=0)`: image and mask folders
+  (`msa_tf.data.image_masks.read_image_masks`), read once and held in memory. The
+  pairs are split in a fixed order (by a hash of their stems, so not by name): each
+  split with a nonzero fraction gets at least one pair, train the rest. With `augment`,
+  training pairs are flipped, cropped and jittered (`msa_tf.data.image_augment`) afresh
+  each epoch, the same way for the same `seed`; `shuffle` reshuffles them each epoch.
+
+Example:
+>>> source = get_source("shapes", scene="cells", image_size=32, num_samples=8)
+>>> inputs, targets = next(iter(source.dataset("train", batch_size=4)))
+>>> {k: (tuple(v.shape), v.dtype.name) for k, v in sorted(inputs.items())}
+{'image': ((4, 32, 32, 3), 'float32'), 'segmentation': ((4, 32, 32), 'int32')}
+>>> source.model_arguments(), source.default_task
+({'image_size': [32, 32], 'channels': 3, 'num_classes': 1}, 'image_synthesis')
+"""
+
+import hashlib
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from generators.shapes import ShapesGenerator
+from msa_tf.data.image_augment import augment_pair
+from msa_tf.data.image_masks import read_image_masks
+from msa_tf.data.sources import SPLITS, DataSource, get_source, register_source
+from msa_tf.validation import check_bool, check_int, check_number, constructor_arguments
+
+__all__ = ["ImageMaskSource", "ImageMasksSource", "ShapesSource", "get_source"]
+
+
+def _pairs(batch):
+    pair = {"image": batch["image"], "segmentation": batch["segmentation"]}
+    return pair, pair
+
+
+class ImageMaskSource(DataSource):
+    """Base of the image/segmentation sources.
+
+    Attributes:
+        image_size: `(height, width)`.
+        channels: image channels.
+        num_segmentation_classes: object classes (segmentation ids 1 .. this).
+    """
+
+    default_task = "image_synthesis"
+
+    def fixed_lengths(self, lengths=None):
+        """`None`: images have one size (`image_size`); anything else is an error."""
+        if lengths is not None:
+            raise ValueError(f"`lengths` must be None for image data (every image is "
+                             f"{self.image_size[0]}x{self.image_size[1]}: set the source's "
+                             f"image_size); received lengths={lengths!r}")
+        return None
+
+    def input_spec(self, lengths=None):
+        self.fixed_lengths(lengths)
+        height, width = self.image_size
+        return {"image": ((height, width, self.channels), "float32"),
+                "segmentation": ((height, width), "int32")}
+
+    def model_arguments(self, lengths=None):
+        """`image_size`, `channels` and `num_classes` (of the segmentation)."""
+        self.fixed_lengths(lengths)
+        return {"image_size": list(self.image_size), "channels": self.channels,
+                "num_classes": self.num_segmentation_classes}
+
+    def num_classes(self):
+        return None
+
+
+@register_source("shapes")
+class ShapesSource(ImageMaskSource):
+    """Procedural image/segmentation pairs of `generators.shapes` (module doc)."""
+
+    def __init__(self, scene="blobs", **options):
+        self.generator = ShapesGenerator(scene=scene, **options)
+        self.image_size = self.generator.image_size
+        self.channels = self.generator.channels
+        self.num_segmentation_classes = self.generator.num_classes
+        self.origin = scene
+
+    @classmethod
+    def arguments(cls):
+        return tuple(constructor_arguments(ShapesGenerator))
+
+    def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
+        return self.generator.batches(split, batch_size, drop_remainder=drop_remainder).map(
+            _pairs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+@register_source("image_masks")
+class ImageMasksSource(ImageMaskSource):
+    """Real image/mask folders, split, held in memory, augmented in training (module doc)."""
+
+    def __init__(self, images_dir, masks_dir, image_size=256, channels=3, mask_values=None,
+                 valid_fraction=0.2, test_fraction=0.2, augment=True, seed=0):
+        pairs = read_image_masks(images_dir, masks_dir, image_size, channels, mask_values)
+        fractions = [check_number(name, value, low=0, high=1) for name, value in
+                     (("valid_fraction", valid_fraction), ("test_fraction", test_fraction))]
+        self.augment = check_bool("augment", augment)
+        self.seed = check_int("seed", seed)
+        self.image_size = pairs.images.shape[1:3]
+        self.channels = channels
+        self.num_segmentation_classes = pairs.num_classes
+        self.origin = os.fspath(images_dir)
+        order = sorted(range(len(pairs.stems)),
+                       key=lambda i: hashlib.sha256(pairs.stems[i].encode()).digest())
+        counts = [max(1, round(f * len(order))) if f > 0 else 0 for f in fractions]
+        if len(order) - sum(counts) < 1:
+            raise ValueError(f"`images_dir` must hold more pairs than the valid and test splits take; "
+                             f"received {len(order)} pairs for valid_fraction={valid_fraction} and "
+                             f"test_fraction={test_fraction} ({counts[0]} + {counts[1]} pairs)")
+        parts = {"valid": order[:counts[0]], "test": order[counts[0]:sum(counts)],
+                 "train": order[sum(counts):]}
+        self.stems = {split: [pairs.stems[i] for i in parts[split]] for split in SPLITS}
+        self.splits = {split: (pairs.images[parts[split]], pairs.masks[parts[split]]) for split in SPLITS}
+
+    def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
+        images, masks = self.splits[split]
+        examples = tf.data.Dataset.from_tensor_slices((images, masks.astype(np.int32)))
+        if shuffle:
+            examples = examples.shuffle(len(images), seed=int(seed), reshuffle_each_iteration=True)
+        examples = examples.map(lambda image, mask: (tf.cast(image, tf.float32) / 127.5 - 1.0, mask))
+        if self.augment and split == "train":
+            seeds = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True).batch(2)
+            examples = tf.data.Dataset.zip(examples, seeds).map(
+                lambda pair, pair_seed: augment_pair(*pair, pair_seed),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        batches = examples.batch(batch_size, drop_remainder=bool(drop_remainder))
+        batches = batches.map(lambda image, mask: _pairs({"image": image, "segmentation": mask}))
+        return batches.prefetch(tf.data.AUTOTUNE)
