@@ -51,3 +51,11 @@ def test_readme_sequence_example_runs_and_learns(tmp_path):
     history = namespace["history"].history
     assert history["loss"][-1] < history["loss"][0] and history["curriculum_stage"] == [0, 1]
     assert namespace["model"].generate([[1, 5, 6, 7]], max_new_tokens=8, temperature=0).shape == (1, 12)
+
+
+def test_readme_image_mask_example_runs_and_samples_pairs(tmp_path):
+    namespace = _run_readme_section("Image-mask synthesis", tmp_path)
+    losses = namespace["history"].history["loss"]
+    assert losses[-1] < losses[0]
+    pairs = namespace["pairs"]
+    assert pairs["image"].shape == (4, 32, 32, 1) and pairs["segmentation"].shape == (4, 32, 32)

@@ -15,7 +15,7 @@ from msa_tf.training.config import load_config
 from tests.training.conftest import ROOT
 
 TINY = ["data.num_samples=64", "data.image_size=32", "data.batch_size=16", "model.base_filters=8",
-        "training.epochs=2", "output.tensorboard=false"]
+        "training.epochs=2", "training.jit_compile=false", "output.tensorboard=false"]
 MODEL = {"pix2pix": ["model.depth=5", "model.num_downsamples=2"],
          "vae": ["model.num_downsamples=3", "model.latent_dim=8"]}
 

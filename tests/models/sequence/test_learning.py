@@ -67,7 +67,8 @@ def predictions_on_test_split(model, generator):
 def test_causal_lm_continues_every_pattern_type_far_better_than_a_bigram_model(tmp_path):
     generator = make_generator("pattern", vocab_size=32, seq_length=32, pattern_probability=1.0,
                                pattern_length=8, num_samples=4096, seed=1)
-    model = trained("causal_lm", generator, 10, 0.005, tmp_path, width=64, num_heads=4)
+    # Measured after 6 epochs: 0.956, 0.983, 0.990 and 0.932 (10 epochs add under 0.01).
+    model = trained("causal_lm", generator, 6, 0.005, tmp_path, width=64, num_heads=4)
     batch, predicted = predictions_on_test_split(model, generator)
     counted = LanguageModelingTask(generator).predict(None, generator.dataset("train", 256))
     bigram = BigramModel(generator.vocab_size)
