@@ -32,15 +32,16 @@ Example:
 """
 
 import dataclasses
+import hashlib
 import os
 
 import cv2
 import numpy as np
 
 from generators.validation import check_path
-from msa_tf.validation import check_choice, check_positive_int
+from msa_tf.validation import check_choice, check_number, check_positive_int
 
-__all__ = ["IMAGE_SUFFIXES", "ImageMasks", "read_image_masks"]
+__all__ = ["IMAGE_SUFFIXES", "ImageMasks", "read_image_masks", "split_pairs"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 _SHOWN = 5  # stems named in an error about unpaired files
@@ -191,3 +192,25 @@ def _class_ids(mask, values, path):
         raise ValueError(f"{path}: a mask must hold only the values of `mask_values`={values}; received "
                          f"{', '.join(map(str, unexpected[:_SHOWN]))}")
     return ids
+
+
+def split_pairs(stems, valid_fraction=0.2, test_fraction=0.2):
+    """`{"train", "valid", "test"}`: the indices of `stems` in each split.
+
+    The pairs are ordered by a SHA-256 hash of their stems (a fixed order that is not
+    the names' order); each split with a nonzero fraction gets at least one pair, valid
+    first, then test, and train the rest. Raises `ValueError` when train would be empty.
+
+    >>> split_pairs(["a", "b", "c", "d", "e"])
+    {'train': [0, 1, 4], 'valid': [3], 'test': [2]}
+    """
+    fractions = [check_number(name, value, low=0, high=1) for name, value in
+                 (("valid_fraction", valid_fraction), ("test_fraction", test_fraction))]
+    order = sorted(range(len(stems)), key=lambda i: hashlib.sha256(stems[i].encode()).digest())
+    counts = [max(1, round(f * len(order))) if f > 0 else 0 for f in fractions]
+    if len(order) - sum(counts) < 1:
+        raise ValueError(f"`images_dir` must hold more pairs than the valid and test splits take; "
+                         f"received {len(order)} pairs for valid_fraction={valid_fraction} and "
+                         f"test_fraction={test_fraction} ({counts[0]} + {counts[1]} pairs)")
+    return {"train": sorted(order[sum(counts):]), "valid": sorted(order[:counts[0]]),
+            "test": sorted(order[counts[0]:sum(counts)])}

@@ -12,9 +12,9 @@ Registered sources:
   fly (its `origin` is the scene). `shuffle` is ignored: examples are independent draws.
 - `image_masks(images_dir, masks_dir, image_size=256, channels=3, mask_values=None,
   valid_fraction=0.2, test_fraction=0.2, augment=True, seed=0)`: image and mask folders
-  (`msa_tf.data.image_masks.read_image_masks`), read once and held in memory. The
-  pairs are split in a fixed order (by a hash of their stems, so not by name): each
-  split with a nonzero fraction gets at least one pair, train the rest. With `augment`,
+  (`msa_tf.data.image_masks.read_image_masks`), read once and held in memory, split by
+  `msa_tf.data.image_masks.split_pairs` (a fixed order by a hash of the stems; each
+  split with a nonzero fraction gets at least one pair, train the rest). With `augment`,
   training pairs are flipped, cropped and jittered (`msa_tf.data.image_augment`) afresh
   each epoch, the same way for the same `seed`; `shuffle` reshuffles them each epoch.
 
@@ -27,7 +27,6 @@ Example:
 ({'image_size': [32, 32], 'channels': 3, 'num_classes': 1}, 'image_synthesis')
 """
 
-import hashlib
 import os
 
 import numpy as np
@@ -35,9 +34,9 @@ import tensorflow as tf
 
 from generators.shapes import ShapesGenerator
 from msa_tf.data.image_augment import augment_pair
-from msa_tf.data.image_masks import read_image_masks
+from msa_tf.data.image_masks import read_image_masks, split_pairs
 from msa_tf.data.sources import SPLITS, DataSource, get_source, register_source
-from msa_tf.validation import check_bool, check_int, check_number, constructor_arguments
+from msa_tf.validation import check_bool, check_int, constructor_arguments
 
 __all__ = ["ImageMaskSource", "ImageMasksSource", "ShapesSource", "get_source"]
 
@@ -109,23 +108,13 @@ class ImageMasksSource(ImageMaskSource):
     def __init__(self, images_dir, masks_dir, image_size=256, channels=3, mask_values=None,
                  valid_fraction=0.2, test_fraction=0.2, augment=True, seed=0):
         pairs = read_image_masks(images_dir, masks_dir, image_size, channels, mask_values)
-        fractions = [check_number(name, value, low=0, high=1) for name, value in
-                     (("valid_fraction", valid_fraction), ("test_fraction", test_fraction))]
+        parts = split_pairs(pairs.stems, valid_fraction, test_fraction)
         self.augment = check_bool("augment", augment)
         self.seed = check_int("seed", seed)
         self.image_size = pairs.images.shape[1:3]
         self.channels = channels
         self.num_segmentation_classes = pairs.num_classes
         self.origin = os.fspath(images_dir)
-        order = sorted(range(len(pairs.stems)),
-                       key=lambda i: hashlib.sha256(pairs.stems[i].encode()).digest())
-        counts = [max(1, round(f * len(order))) if f > 0 else 0 for f in fractions]
-        if len(order) - sum(counts) < 1:
-            raise ValueError(f"`images_dir` must hold more pairs than the valid and test splits take; "
-                             f"received {len(order)} pairs for valid_fraction={valid_fraction} and "
-                             f"test_fraction={test_fraction} ({counts[0]} + {counts[1]} pairs)")
-        parts = {"valid": order[:counts[0]], "test": order[counts[0]:sum(counts)],
-                 "train": order[sum(counts):]}
         self.stems = {split: [pairs.stems[i] for i in parts[split]] for split in SPLITS}
         self.splits = {split: (pairs.images[parts[split]], pairs.masks[parts[split]]) for split in SPLITS}
 
