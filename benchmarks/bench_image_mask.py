@@ -19,7 +19,10 @@ memory, so the input pipeline is not measured):
   `--generate-rounds` rounds of `--generate-batches` batches after a warm-up;
 - the seed project's own figures on a GPU for reference (Pix2Pix 12 samples/s, VAE
   28 samples/s), which this machine's figures are not comparable with unless it has
-  that GPU.
+  that GPU;
+- images/s of the procedural data (`generators.shapes`, each scene, the same size and
+  batch 16 through `batches`, after a warm-up batch), next to the training rates that
+  it must keep up with when it feeds them on the fly.
 
 With `--precision mixed_float16` (a GPU) the models train and generate under that
 policy, the float16 loss scaled (Pix2Pix scales each network's loss with its own
@@ -43,7 +46,7 @@ import tensorflow as tf  # noqa: E402
 
 # Sets XLA_FLAGS to dump the modules XLA compiles (read at the first XLA compile, not on import).
 from bench_models import JIT_CHOICES, matmul_flops_per_second, time_fit  # noqa: E402
-from generators.shapes import ShapesGenerator  # noqa: E402
+from generators.shapes import SCENES, ShapesGenerator  # noqa: E402
 from in_memory import repeated  # noqa: E402
 from msa_tf import models  # noqa: E402
 from msa_tf.tasks import get_task  # noqa: E402
@@ -130,6 +133,19 @@ def main():
               f"{SEED_FIGURES[name]:>16}")
         print(f"  jit_compile={result['jit_compile']}; warm-up fit (compile) {result['warm_up']:.0f} s; "
               f"FLOPs from {result['source']}")
+    print("procedural data (generators.shapes, batch 16): " + ", ".join(
+        f"{scene} {shapes_rate(scene, args.image_size):.0f}" for scene in SCENES) + " images/s")
+
+
+def shapes_rate(scene, image_size, batches=8, batch_size=16):
+    """Images/s of `ShapesGenerator(scene)` at `image_size`, streamed by `batches`."""
+    iterator = iter(ShapesGenerator(scene=scene, image_size=image_size, num_samples=None)
+                    .batches("train", batch_size).prefetch(2))
+    next(iterator)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    return batches * batch_size / (time.perf_counter() - start)
 
 
 if __name__ == "__main__":
