@@ -15,9 +15,11 @@ Example:
 True
 """
 
+import functools
+
 import tensorflow as tf
 
-__all__ = ["Draws", "block_batches", "mix64", "round_up4"]
+__all__ = ["Draws", "block_batches", "graph_generate", "mix64", "round_up4"]
 
 
 def mix64(*values):
@@ -97,3 +99,15 @@ def block_batches(generate, start, stop, batch_size, drop_remainder):
         return generate(first, tf.minimum(first + batch_size, end) - first)
 
     return starts.map(block, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def graph_generate(functions, generate, split, start, count):
+    """`generate(split, start, count)` run as a graph function traced once per split.
+
+    `functions` (a dict the generator owns) keeps the traced function of each split.
+    """
+    if split not in functions:
+        functions[split] = tf.function(
+            functools.partial(generate, split), autograph=False,
+            input_signature=[tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int32)])
+    return functions[split](tf.constant(start, tf.int64), tf.constant(count, tf.int32))

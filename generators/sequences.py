@@ -68,7 +68,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from generators.draws import Draws, block_batches, mix64
+from generators.draws import Draws, block_batches, graph_generate, mix64
 from generators.multimodal import SPLITS
 from generators.validation import (
     check_bool,
@@ -246,11 +246,7 @@ class SequenceGenerator(abc.ABC):
         index = SPLITS[check_choice("split", split, tuple(SPLITS))]
         check_int("start", start, low=0, high=MAX_NUM_SAMPLES)
         self._check_count("count", count)
-        if index not in self._functions:
-            self._functions[index] = tf.function(
-                functools.partial(self._generate, index), autograph=False,
-                input_signature=[tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int32)])
-        return self._functions[index](tf.constant(start, tf.int64), tf.constant(count, tf.int32))
+        return graph_generate(self._functions, self._generate, index, start, count)
 
     def _generate(self, split, start, count):
         length = self.seq_length

@@ -37,7 +37,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from generators.draws import Draws, block_batches
+from generators.draws import Draws, block_batches, graph_generate
 from generators.multimodal import SPLITS
 from generators.validation import check_bool, check_choice, check_int, check_number, invalid
 
@@ -131,11 +131,7 @@ class ShapesGenerator:
         index = SPLITS[check_choice("split", split, tuple(SPLITS))]
         check_int("start", start, low=0, high=MAX_NUM_SAMPLES)
         self._check_count("count", count)
-        if index not in self._functions:
-            self._functions[index] = tf.function(
-                functools.partial(self._generate, index), autograph=False,
-                input_signature=[tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int32)])
-        return self._functions[index](tf.constant(start, tf.int64), tf.constant(count, tf.int32))
+        return graph_generate(self._functions, self._generate, index, start, count)
 
     def batches(self, split, batch_size, start=0, stop=None, drop_remainder=False):
         """A dataset of batches (dicts as `generate` returns) of examples `start .. stop - 1`.
