@@ -20,6 +20,11 @@ of the history and of a `CSVLogger` listed after it). In an experiment config,
 `data.curriculum` takes the list of stages; the runner applies it to the training
 batches and passes it to `fit`.
 
+The machinery of stages and epochs (checking the stages, `stage_of`, the stage
+variable that the pipeline reads, the `curriculum_stage` log) is `StagedCurriculum`,
+which `Curriculum` and `msa_tf.data.resolution_curriculum.ResolutionCurriculum`
+(images from low to high resolution) extend.
+
 What stays the same from stage to stage:
 
 - The batches per epoch: those of `batches`. A stage that keeps part of the sequences
@@ -63,7 +68,7 @@ from generators.sequence_analysis import sequence_complexity
 from generators.sequences import IGNORE_INDEX, PAD
 from msa_tf.validation import check_number, check_positive_int, closest
 
-__all__ = ["CHECK_SEQUENCES", "Curriculum", "Stage"]
+__all__ = ["CHECK_SEQUENCES", "Curriculum", "CurriculumStage", "Stage", "StagedCurriculum"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,36 +78,68 @@ _NO_LIMIT = np.iinfo(np.int32).max
 
 
 @dataclasses.dataclass(frozen=True)
-class Stage:
-    """One stage of a `Curriculum` (see the module doc)."""
+class CurriculumStage:
+    """Base of the stages of a `StagedCurriculum`: `epochs`, how many epochs the stage
+    lasts (`None`: to the end of training, for the last stage only). A subclass adds
+    the fields of what its stages change, and checks them in `_checked`."""
 
     epochs: int | None = None
+
+    @classmethod
+    def keys(cls):
+        """The stage's keys, `epochs` first."""
+        return [field.name for field in dataclasses.fields(cls)]
+
+    @classmethod
+    def describe_keys(cls):
+        """The keys as a phrase for messages: `"epochs, max_length and complexity"`."""
+        keys = cls.keys()
+        return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} and {keys[-1]}"
+
+    @classmethod
+    def from_config(cls, values, name, **context):
+        """The stage of a mapping, checked; errors name `name` (e.g. `curriculum[1]`).
+
+        `context` (what a subclass's checks need to know, such as the image size)
+        goes to `_checked`.
+        """
+        if isinstance(values, cls):
+            values = dataclasses.asdict(values)
+        if not isinstance(values, dict):
+            raise ValueError(f"`{name}` must be a mapping with the keys {cls.describe_keys()}; "
+                             f"received {name}={values!r}")
+        keys = cls.keys()
+        for key in values:
+            if key not in keys:
+                suggestion = closest(key, keys)
+                hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+                raise ValueError(f"`{name}` has an unknown key {key!r}{hint}; accepted: "
+                                 f"{', '.join(keys)}")
+        values = dict(values)
+        if values.get("epochs") is not None:
+            values["epochs"] = check_positive_int(f"{name}.epochs", values["epochs"])
+        return cls(**cls._checked(values, name, **context))
+
+    @classmethod
+    def _checked(cls, values, name):
+        """`values` (a dict of some of the keys, `epochs` checked) with the others checked."""
+        return values
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage(CurriculumStage):
+    """One stage of a `Curriculum` (see the module doc)."""
+
     max_length: int | None = None
     complexity: tuple[float, float] | None = None
 
     @classmethod
-    def from_config(cls, values, name):
-        """The stage of a mapping, checked; errors name `name` (e.g. `curriculum[1]`)."""
-        if isinstance(values, cls):
-            values = dataclasses.asdict(values)
-        if not isinstance(values, dict):
-            raise ValueError(f"`{name}` must be a mapping with the keys epochs, max_length and "
-                             f"complexity; received {name}={values!r}")
-        fields = [field.name for field in dataclasses.fields(cls)]
-        for key in values:
-            if key not in fields:
-                suggestion = closest(key, fields)
-                hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
-                raise ValueError(f"`{name}` has an unknown key {key!r}{hint}; accepted: "
-                                 f"{', '.join(fields)}")
-        epochs, max_length, complexity = (values.get(key) for key in fields)
-        if epochs is not None:
-            epochs = check_positive_int(f"{name}.epochs", epochs)
-        if max_length is not None:
-            max_length = check_positive_int(f"{name}.max_length", max_length)
-        if complexity is not None:
-            complexity = _complexity_range(f"{name}.complexity", complexity)
-        return cls(epochs, max_length, complexity)
+    def _checked(cls, values, name):
+        if values.get("max_length") is not None:
+            values["max_length"] = check_positive_int(f"{name}.max_length", values["max_length"])
+        if values.get("complexity") is not None:
+            values["complexity"] = _complexity_range(f"{name}.complexity", values["complexity"])
+        return values
 
 
 def _complexity_range(name, value):
@@ -115,42 +152,51 @@ def _complexity_range(name, value):
     return low, high
 
 
-class Curriculum(keras.callbacks.Callback):
-    """Stages of training data, moved by epoch (see the module doc).
+class StagedCurriculum(keras.callbacks.Callback):
+    """Base of the curricula: stages of training data that `model.fit` moves through by epoch.
+
+    A Keras callback: when an epoch begins it sets the index of the epoch's stage
+    (`stage_of`) in a `tf.Variable` that the pipeline of `apply` reads as it makes each
+    batch, so every batch of an epoch, however deep the prefetching, follows that
+    epoch's stage (`fit` makes an epoch's iterator after `on_epoch_begin`); a resumed
+    run gets the stage of the epoch it resumes at. When an epoch ends it adds the
+    stage to the epoch's logs as `curriculum_stage`.
+
+    A subclass names its stage type (`stage_class`, a `CurriculumStage`) and
+    implements `apply`; `context` goes to the stages' checks.
 
     Args:
-        stages: a non-empty list of stages: mappings with `epochs`, `max_length` and
-            `complexity`, or `Stage`s. Every stage but the last needs `epochs`.
+        stages: a non-empty list of stages: mappings with the keys of `stage_class`,
+            or instances of it. Every stage but the last needs `epochs`.
 
     Attributes:
-        stages: the checked `Stage`s.
+        stages: the checked stages.
         stage: the index of the current stage.
-        shares: after `apply` with complexity ranges, the share of the checked
-            sequences that each stage keeps (`None` for a stage without a range).
     """
 
-    def __init__(self, stages):
+    stage_class = CurriculumStage
+
+    def __init__(self, stages, **context):
         super().__init__()
         if not isinstance(stages, (list, tuple)) or not stages:
             raise ValueError(f"`curriculum` must be a non-empty list of stages (mappings with "
-                             f"epochs, max_length and complexity); received curriculum={stages!r}")
-        self.stages = [Stage.from_config(stage, f"curriculum[{i}]") for i, stage in enumerate(stages)]
+                             f"{self.stage_class.describe_keys()}); received curriculum={stages!r}")
+        self.stages = [self.stage_class.from_config(stage, f"curriculum[{i}]", **context)
+                       for i, stage in enumerate(stages)]
         for i, stage in enumerate(self.stages[:-1]):
             if stage.epochs is None:
                 raise ValueError(f"`curriculum[{i}].epochs` must be a positive integer (only the last "
                                  f"stage may leave it out); received curriculum[{i}].epochs=None")
-        self.shares = None
-        self._filters = any(stage.complexity is not None for stage in self.stages)
-        ranges = [stage.complexity or (0.0, 1.0) for stage in self.stages]
-        self._low, self._high = (tf.constant(bounds, tf.float32) for bounds in zip(*ranges))
-        self._max_lengths = tf.constant([stage.max_length or _NO_LIMIT for stage in self.stages],
-                                        tf.int32)
         with tf.init_scope(), tf.device("/CPU:0"):  # read by tf.data, which runs on the host
             self._stage = tf.Variable(0, trainable=False, dtype=tf.int32, name="curriculum_stage")
 
     @property
     def stage(self):
         return int(self._stage.numpy())
+
+    def first_epoch(self, index):
+        """The epoch (counted from 0) at which stage `index` begins."""
+        return sum(stage.epochs for stage in self.stages[:index])
 
     def stage_of(self, epoch):
         """The index of the stage of `epoch` (counted from 0)."""
@@ -170,6 +216,36 @@ class Curriculum(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["curriculum_stage"] = self.stage
+
+    def apply(self, batches):
+        """`batches` that follow the curriculum (each subclass says which batches)."""
+        raise NotImplementedError
+
+
+class Curriculum(StagedCurriculum):
+    """Stages of training sequences, moved by epoch (see the module doc).
+
+    Args:
+        stages: a non-empty list of stages: mappings with `epochs`, `max_length` and
+            `complexity`, or `Stage`s. Every stage but the last needs `epochs`.
+
+    Attributes:
+        stages: the checked `Stage`s.
+        stage: the index of the current stage.
+        shares: after `apply` with complexity ranges, the share of the checked
+            sequences that each stage keeps (`None` for a stage without a range).
+    """
+
+    stage_class = Stage
+
+    def __init__(self, stages):
+        super().__init__(stages)
+        self.shares = None
+        self._filters = any(stage.complexity is not None for stage in self.stages)
+        ranges = [stage.complexity or (0.0, 1.0) for stage in self.stages]
+        self._low, self._high = (tf.constant(bounds, tf.float32) for bounds in zip(*ranges))
+        self._max_lengths = tf.constant([stage.max_length or _NO_LIMIT for stage in self.stages],
+                                        tf.int32)
 
     def apply(self, batches):
         """`batches` (`(inputs, targets)` of a sequence source) that follow the curriculum.

@@ -13,6 +13,9 @@ derives the seed from the example's index and the epoch is reproducible. In orde
   (in [0, 1] units) and its contrast scaled by a factor in [1 - `contrast`, 1 +
   `contrast`], clipped back to [-1, 1]. The mask is unchanged.
 
+`pair_batches(images, masks, batch_size, steps, ...)` draws batches from image/mask
+arrays in a reshuffled cycle, each pair augmented afresh when `augment` is set.
+
 Example:
 >>> import tensorflow as tf
 >>> image = tf.linspace(-1.0, 1.0, 16)[None, :, None] * tf.ones([8, 1, 3])
@@ -22,11 +25,12 @@ Example:
 (TensorShape([8, 16, 3]), TensorShape([8, 16]), True)
 """
 
+import numpy as np
 import tensorflow as tf
 
 from msa_tf.validation import check_bool, check_number
 
-__all__ = ["augment_pair"]
+__all__ = ["augment_pair", "pair_batches"]
 
 
 def augment_pair(image, mask, seed, *, flip=True, crop=0.8, brightness=0.1, contrast=0.1):
@@ -60,3 +64,19 @@ def augment_pair(image, mask, seed, *, flip=True, crop=0.8, brightness=0.1, cont
         image = (image - mean) * factor + mean
     image = tf.ensure_shape(tf.clip_by_value(image, -1.0, 1.0), [height, width, None])
     return image, tf.ensure_shape(tf.cast(tf.round(mask), tf.int32), [height, width])
+
+
+def pair_batches(images, masks, batch_size, steps, *, augment=False, seed=0, **options):
+    """`steps` batches `(images, masks)` of `batch_size` pairs of the arrays `images`
+    (float32 `(count, height, width, channels)` in [-1, 1]) and `masks` (int class ids
+    `(count, height, width)`), drawn in a cycle reshuffled each pass (the order follows
+    `seed`); with `augment`, each drawn pair goes through `augment_pair` with `options`
+    and a seed drawn from `seed`."""
+    pairs = tf.data.Dataset.from_tensor_slices((np.asarray(images, np.float32),
+                                                np.asarray(masks, np.int32)))
+    pairs = pairs.repeat().shuffle(len(images), seed=seed)
+    if augment:
+        seeds = tf.data.Dataset.random(seed=seed).batch(2)
+        pairs = tf.data.Dataset.zip(pairs, seeds).map(
+            lambda pair, pair_seed: augment_pair(*pair, tf.cast(pair_seed % 2**31, tf.int32), **options))
+    return pairs.batch(batch_size).take(steps)

@@ -17,6 +17,9 @@ must have the same size as stored. Every problem raises `ValueError` naming the
 file: an empty folder, files without a partner, two files of one stem, an unreadable
 file, a mask with unexpected values, sizes that differ.
 
+`read_masks(masks_dir, image_size)` reads the masks of one folder alone, in the same
+way (e.g. to synthesize images from them).
+
 Example:
 >>> import os, tempfile
 >>> import cv2, numpy as np
@@ -29,6 +32,9 @@ Example:
 >>> pairs = read_image_masks(os.path.join(root, "images"), os.path.join(root, "masks"), (10, 15))
 >>> pairs.images.shape, pairs.masks.shape, pairs.stems, int(pairs.masks.sum())
 ((1, 10, 15, 3), (1, 10, 15), ['a'], 25)
+>>> masks, stems = read_masks(os.path.join(root, "masks"), (10, 15))
+>>> masks.shape, stems, bool((masks == pairs.masks).all())
+((1, 10, 15), ['a'], True)
 """
 
 import dataclasses
@@ -41,7 +47,7 @@ import numpy as np
 from generators.validation import check_path
 from msa_tf.validation import check_choice, check_number, check_positive_int
 
-__all__ = ["IMAGE_SUFFIXES", "ImageMasks", "read_image_masks", "split_pairs"]
+__all__ = ["IMAGE_SUFFIXES", "ImageMasks", "read_image_masks", "read_masks", "split_pairs"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 _SHOWN = 5  # stems named in an error about unpaired files
@@ -89,10 +95,31 @@ def read_image_masks(images_dir, masks_dir, image_size, channels=3, mask_values=
                              f"{mask.shape[1]}x{mask.shape[0]} for the {image.shape[1]}x{image.shape[0]} "
                              f"image {image_path}")
         images[i] = _resized(_image_channels(image, channels), height, width, cv2.INTER_AREA)
-        masks[i] = cv2.resize(_class_ids(mask, values, mask_path), (width, height),
-                              interpolation=cv2.INTER_NEAREST)
+        masks[i] = _class_ids(mask, values, mask_path, height, width)
     return ImageMasks(images, masks, [stem for stem, _, _ in pairs],
                       1 if values is None else len(values) - 1)
+
+
+def read_masks(masks_dir, image_size, mask_values=None):
+    """The masks of one folder alone, as `read_image_masks` reads them (module doc).
+
+    Args:
+        masks_dir: a folder of masks (`IMAGE_SUFFIXES`, any case; other files and
+            sub-folders are ignored).
+        image_size: the `(height, width)` to resize to, or one int for squares.
+        mask_values: `None` (binary masks) or the pixel value of each class,
+            background first.
+
+    Returns:
+        `(masks, stems)`: uint8 `(count, height, width)` class ids, 0 = background,
+        and the file stem of each mask, sorted.
+    """
+    height, width = _size(image_size)
+    values = _mask_values(mask_values)
+    files = _files(masks_dir, "masks_dir")
+    stems = sorted(files)
+    masks = np.stack([_class_ids(_read(files[stem]), values, files[stem], height, width) for stem in stems])
+    return masks, stems
 
 
 def _size(image_size):
@@ -175,23 +202,24 @@ def _resized(image, height, width, shrink):
     return resized.reshape(height, width, image.shape[2])
 
 
-def _class_ids(mask, values, path):
-    """uint8 class ids of a mask file's pixels (see the module doc)."""
+def _class_ids(mask, values, path, height, width):
+    """uint8 class ids of a mask file's pixels (see the module doc), resized to `(height, width)`."""
     if mask.ndim == 3:
         if not all(np.array_equal(mask[..., 0], mask[..., c]) for c in range(1, min(mask.shape[2], 3))):
             raise ValueError(f"{path}: a mask must be single-channel (or grey: equal colour channels); "
                              f"received {mask.shape[2]} channels that differ")
         mask = mask[..., 0]
     if values is None:
-        return (mask > mask.max() / 2).astype(np.uint8)
-    ids = np.full(mask.shape, 255, np.uint8)
-    for class_id, value in enumerate(values):
-        ids[mask == value] = class_id
-    unexpected = np.setdiff1d(np.unique(mask[ids == 255]), values)
-    if unexpected.size:
-        raise ValueError(f"{path}: a mask must hold only the values of `mask_values`={values}; received "
-                         f"{', '.join(map(str, unexpected[:_SHOWN]))}")
-    return ids
+        ids = (mask > mask.max() / 2).astype(np.uint8)
+    else:
+        ids = np.full(mask.shape, 255, np.uint8)
+        for class_id, value in enumerate(values):
+            ids[mask == value] = class_id
+        unexpected = np.setdiff1d(np.unique(mask[ids == 255]), values)
+        if unexpected.size:
+            raise ValueError(f"{path}: a mask must hold only the values of `mask_values`={values}; "
+                             f"received {', '.join(map(str, unexpected[:_SHOWN]))}")
+    return cv2.resize(ids, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
 def split_pairs(stems, valid_fraction=0.2, test_fraction=0.2):

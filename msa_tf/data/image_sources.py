@@ -18,6 +18,9 @@ Registered sources:
   training pairs are flipped, cropped and jittered (`msa_tf.data.image_augment`) afresh
   each epoch, the same way for the same `seed`; `shuffle` reshuffles them each epoch.
 
+Their training images can go from low to high resolution: `curriculum(stages)` (the
+config's `data.curriculum`) is a `msa_tf.data.resolution_curriculum.ResolutionCurriculum`.
+
 Example:
 >>> source = get_source("shapes", scene="cells", image_size=32, num_samples=8)
 >>> inputs, targets = next(iter(source.dataset("train", batch_size=4)))
@@ -35,8 +38,16 @@ import tensorflow as tf
 from generators.shapes import ShapesGenerator
 from msa_tf.data.image_augment import augment_pair
 from msa_tf.data.image_masks import read_image_masks, split_pairs
+from msa_tf.data.resolution_curriculum import ResolutionCurriculum
 from msa_tf.data.sources import SPLITS, DataSource, get_source, register_source
-from msa_tf.validation import check_bool, check_int, constructor_arguments
+from msa_tf.validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_positive_int,
+    constructor_arguments,
+    optional,
+)
 
 __all__ = ["ImageMaskSource", "ImageMasksSource", "ShapesSource", "get_source"]
 
@@ -80,6 +91,19 @@ class ImageMaskSource(DataSource):
     def num_classes(self):
         return None
 
+    def pairs(self, split, limit=None):
+        """`(images, segmentations, names)` of the first `limit` (all: `None`) examples of
+        `split` as NumPy arrays, never augmented: float32 `(count, height, width,
+        channels)` in [-1, 1], int32 `(count, height, width)` class ids and a name each."""
+        check_choice("split", split, SPLITS)
+        images, segmentations, names = self._pairs(split, optional(check_positive_int)("limit", limit))
+        return images, segmentations, names
+
+    def curriculum(self, stages):
+        """The `msa_tf.data.resolution_curriculum.ResolutionCurriculum` of `stages` (the
+        config's `data.curriculum`): training images from low to high resolution."""
+        return ResolutionCurriculum(stages, self.image_size)
+
 
 @register_source("shapes")
 class ShapesSource(ImageMaskSource):
@@ -95,6 +119,16 @@ class ShapesSource(ImageMaskSource):
     @classmethod
     def arguments(cls):
         return tuple(constructor_arguments(ShapesGenerator))
+
+    def _pairs(self, split, limit):
+        counts = [count for count in (limit, self.generator.num_samples) if count is not None]
+        if not counts:
+            raise ValueError("`limit` must be a positive integer for a shapes source that streams "
+                             "(num_samples=None); received limit=None")
+        count = min(counts)
+        pairs = self.generator.generate(split, 0, count)
+        return (pairs["image"].numpy(), pairs["segmentation"].numpy(),
+                [f"{split}_{index:05d}" for index in range(count)])
 
     def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
         return self.generator.batches(split, batch_size, drop_remainder=drop_remainder).map(
@@ -117,6 +151,11 @@ class ImageMasksSource(ImageMaskSource):
         self.origin = os.fspath(images_dir)
         self.stems = {split: [pairs.stems[i] for i in parts[split]] for split in SPLITS}
         self.splits = {split: (pairs.images[parts[split]], pairs.masks[parts[split]]) for split in SPLITS}
+
+    def _pairs(self, split, limit):
+        images, masks = (array[:limit] for array in self.splits[split])
+        return (images.astype(np.float32) / 127.5 - 1.0, masks.astype(np.int32),
+                self.stems[split][:limit])
 
     def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
         images, masks = self.splits[split]

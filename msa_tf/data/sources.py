@@ -143,10 +143,11 @@ class DataSource(abc.ABC):
     def curriculum(self, stages):
         """A curriculum of `stages` for these data's training batches (the config's
         `data.curriculum`); raises `ValueError` here: only sources whose data have
-        one (token sequences, `msa_tf.data.curriculum`) override this."""
+        one override this (token sequences, `msa_tf.data.curriculum`; images,
+        `msa_tf.data.resolution_curriculum`)."""
         raise ValueError(f"`curriculum` must be None for {type(self).__name__} (data for task "
-                         f"{self.default_task!r}); the token-sequence sources take one; received "
-                         f"curriculum={stages!r}")
+                         f"{self.default_task!r}); the token-sequence sources take one (and the "
+                         f"image sources one of resolutions); received curriculum={stages!r}")
 
     @abc.abstractmethod
     def fixed_lengths(self, lengths=None):

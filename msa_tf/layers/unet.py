@@ -8,6 +8,8 @@ from msa_tf.layers.initializers import clone_initializer, get_initializer, initi
 from msa_tf.validation import check_choice, check_positive_int, check_rate
 
 NORMS = ("batch", "instance", "none")
+# The output activations of the generator and decoder (in float32).
+OUTPUT_ACTIVATIONS = ("tanh", "sigmoid", "linear")
 # The decoder blocks of pix2pix that use dropout: the first three.
 DROPOUT_BLOCKS = 3
 
@@ -208,9 +210,9 @@ class UNetGenerator(keras.layers.Layer):
     `UNetUpsample` blocks that mirror the encoder; the output of each is
     concatenated with the encoder output of the same size (the skip connections
     that carry fine detail past the bottleneck), and the first three use dropout. A
-    final 4x4 stride-2 transposed convolution gives `output_channels`, and a tanh in
-    float32 the output. With `depth=8` and `base_filters=64` this is pix2pix's
-    generator for 256x256 images (a 1x1 bottleneck).
+    final 4x4 stride-2 transposed convolution gives `output_channels`, and the output
+    activation (a tanh by default) in float32 the output. With `depth=8` and
+    `base_filters=64` this is pix2pix's generator for 256x256 images (a 1x1 bottleneck).
 
     Args:
         output_channels: channels of the output images.
@@ -220,6 +222,8 @@ class UNetGenerator(keras.layers.Layer):
         norm: `"batch"`, `"instance"` or `"none"`, for every block but the first and
             the innermost.
         dropout: dropout rate of the first three decoder blocks, in [0, 1).
+        output_activation: `"tanh"` (images in [-1, 1]), `"sigmoid"` (in [0, 1]) or
+            `"linear"` (logits, as a segmenter's).
         kernel_initializer: of every convolution; pix2pix uses
             `keras.initializers.RandomNormal(stddev=0.02)`.
 
@@ -227,7 +231,7 @@ class UNetGenerator(keras.layers.Layer):
         inputs: images `(batch, height, width, channels)`, typically in [-1, 1].
         training: Python boolean: enables dropout and batch statistics.
 
-    Returns float32 `(batch, height, width, output_channels)` in [-1, 1].
+    Returns float32 `(batch, height, width, output_channels)`, in [-1, 1] with the tanh.
 
     References: Ronneberger et al., "U-Net: Convolutional Networks for Biomedical
     Image Segmentation", MICCAI 2015; Isola et al., "Image-to-Image Translation with
@@ -246,13 +250,15 @@ multiples of 2**depth=8 (at least 8x8); received input shape (1, 20, 20, 3)
     """
 
     def __init__(self, output_channels, base_filters=64, depth=8, norm="batch", dropout=0.5,
-                 kernel_initializer="glorot_uniform", **kwargs):
+                 output_activation="tanh", kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         self.output_channels = check_positive_int("output_channels", output_channels)
         self.base_filters = check_positive_int("base_filters", base_filters)
         self.depth = check_positive_int("depth", depth)
         self.norm = check_choice("norm", norm, NORMS)
         self.dropout = check_rate("dropout", dropout)
+        self.output_activation = check_choice("output_activation", output_activation,
+                                              OUTPUT_ACTIVATIONS)
         self.kernel_initializer = get_initializer("kernel_initializer", kernel_initializer)
 
     def build(self, inputs_shape):
@@ -290,7 +296,8 @@ multiples of 2**depth=8 (at least 8x8); received input shape (1, 20, 20, 3)
             kernel_initializer=clone_initializer(initializer), dtype=policy, name="output_conv",
         )
         self.output_conv.build(shape)
-        self.tanh = keras.layers.Activation("tanh", dtype="float32", name="tanh")
+        self.activation = keras.layers.Activation(self.output_activation, dtype="float32",
+                                                  name="output_activation")
 
     def call(self, inputs, training=None):
         skips = []
@@ -300,7 +307,7 @@ multiples of 2**depth=8 (at least 8x8); received input shape (1, 20, 20, 3)
             skips.append(x)
         for block, skip in zip(self.up_blocks, reversed(skips[:-1])):
             x = ops.concatenate([block(x, training=training), skip], axis=-1)
-        return self.tanh(self.output_conv(x))
+        return self.activation(self.output_conv(x))
 
     def compute_output_shape(self, inputs_shape):
         return (*inputs_shape[:3], self.output_channels)
@@ -313,6 +320,6 @@ multiples of 2**depth=8 (at least 8x8); received input shape (1, 20, 20, 3)
         config.update(
             output_channels=self.output_channels, base_filters=self.base_filters,
             depth=self.depth, norm=self.norm, dropout=self.dropout,
-            **initializers_config(self, ["kernel_initializer"]),
+            output_activation=self.output_activation, **initializers_config(self, ["kernel_initializer"]),
         )
         return config

@@ -6,14 +6,13 @@ from keras import ops
 from msa_tf.layers.initializers import clone_initializer, get_initializer, initializers_config
 from msa_tf.layers.unet import (
     NORMS,
+    OUTPUT_ACTIVATIONS,
     UNetDownsample,
     UNetUpsample,
     check_image_shape,
     pyramid_filters,
 )
 from msa_tf.validation import check_choice, check_divisible, check_int, check_positive_int, optional
-
-OUTPUT_ACTIVATIONS = ("tanh", "sigmoid", "linear")
 
 
 def kl_divergence(mean, log_variance):

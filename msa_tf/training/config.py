@@ -169,9 +169,16 @@ class DataConfig(_Section):
             repeat the first one's batches exactly, in the same order: what the
             `synthetic` and `shards` sources yield anyway; a shuffling source
             (`mmsa`, `tfds`) shuffles only once. Memory: the whole padded split.
-        curriculum: stages that the training batches move through by epoch
-            (`msa_tf.data.curriculum`: a list of `{epochs, max_length, complexity}`),
-            for the sources whose data have them (token sequences); `None`: none.
+        curriculum: stages that the training batches move through by epoch, for
+            the sources whose data have them; `None`: none. Token sequences
+            (`msa_tf.data.curriculum`): a list of `{epochs, max_length,
+            complexity}`. Images (`shapes`, `image_masks`;
+            `msa_tf.data.resolution_curriculum`): a list of `{epochs, resolution,
+            fade_in}`, training images averaged down to `resolution` and enlarged
+            back (`null`: full size), `fade_in` (`true` or a number of epochs)
+            blending from the previous stage's resolution, e.g. `[{epochs: 3,
+            resolution: 16}, {epochs: 3, resolution: 32, fade_in: true},
+            {fade_in: 2}]`.
     """
 
     OPEN = True

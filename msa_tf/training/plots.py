@@ -90,6 +90,29 @@ def plot_history(history, path):
     return _save(figure, path, "Training history")
 
 
+def plot_curves(curves, path, ylabel, title):
+    """Plots per-epoch curves on one axis as a PNG (epochs from 1; non-finite values
+    leave gaps), e.g. a GAN's generator and discriminator losses.
+
+    Example:
+    >>> import tempfile, os
+    >>> curves = {"generator": [2.0, 1.5], "discriminator": [0.7, 0.6]}
+    >>> plot_curves(curves, os.path.join(tempfile.mkdtemp(), "gan.png"), "loss", "GAN").name
+    'gan.png'
+    """
+    figure = Figure(figsize=(6, 3.5), layout="constrained")
+    axis = figure.subplots()
+    for label, values in curves.items():
+        values = np.asarray(values, dtype=float)
+        axis.plot(np.arange(1, len(values) + 1), np.where(np.isfinite(values), values, np.nan),
+                  marker=".", label=label)
+    axis.set(xlabel="epoch", ylabel=ylabel)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.legend()
+    figure.suptitle(title)
+    return _save(figure, path, title)
+
+
 def plot_predictions(y_true, y_pred, path, title=None):
     """Plots predicted against true values as a PNG, with the line y = x.
 
@@ -262,6 +285,32 @@ def plot_image_grid(columns, path, title=None):
             if row == 0:
                 axis.set_title(name, fontsize=9)
     title = title or "Samples"
+    figure.suptitle(title)
+    return _save(figure, path, title)
+
+
+def plot_score_distribution(scores, threshold, path, title=None):
+    """Plots the histogram of quality scores in [0, 1] with the threshold as a PNG; the
+    legend counts the scores kept (at or above it) and rejected.
+
+    Example:
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "scores.png")
+    >>> plot_score_distribution(np.array([0.2, 0.6, 0.7]), 0.5, path).name
+    'scores.png'
+    """
+    scores = np.asarray(scores, dtype=float)
+    kept = int(np.sum(scores >= threshold))
+    figure = Figure(figsize=(6, 3.5), layout="constrained")
+    axis = figure.subplots()
+    bins = np.linspace(0, 1, 41)
+    axis.hist(scores[scores >= threshold], bins=bins, color="tab:green", label=f"kept ({kept})")
+    axis.hist(scores[scores < threshold], bins=bins, color="tab:gray",
+              label=f"rejected ({len(scores) - kept})")
+    axis.axvline(threshold, color="tab:red", linestyle="--", label=f"threshold {threshold:g}")
+    axis.set(xlabel="quality score", ylabel="pairs", xlim=(0, 1))
+    axis.legend()
+    title = title or "Quality scores"
     figure.suptitle(title)
     return _save(figure, path, title)
 

@@ -331,6 +331,13 @@ def export_model(model, run_dir, fmt, input_spec, out=None):
     return path
 
 
+def load_experiment(run_dir, overrides=(), data_path=None):
+    """`(experiment, model)` of a finished run: its `Experiment` (the config with
+    `overrides` and `data_path` as `evaluate_run` takes them) and its `model.keras`."""
+    config, model = _load_run(run_dir, overrides, data_path)
+    return Experiment.from_config(config), model
+
+
 def _load_run(run_dir, overrides=(), data_path=None):
     config_path = os.path.join(run_dir, CONFIG)
     if not os.path.exists(config_path):
@@ -359,8 +366,7 @@ def evaluate_run(run_dir, split="test", overrides=(), data_path=None):
     """
     require_backend("The experiment runner", "tensorflow")
     _checked("split", check_choice, "split", split, sources.SPLITS)
-    config, model = _load_run(run_dir, overrides, data_path)
-    experiment = Experiment.from_config(config)
+    experiment, model = load_experiment(run_dir, overrides, data_path)
     outputs = experiment.model_outputs(model)
     predictions = experiment.task.predict(model, experiment.batches(split, outputs))
     metrics = experiment.task.metrics(predictions)

@@ -6,7 +6,7 @@ import pytest
 from skimage import data as skimage_data
 
 from generators.shapes import ShapesGenerator
-from msa_tf.data.image_masks import read_image_masks
+from msa_tf.data.image_masks import read_image_masks, read_masks
 
 
 @pytest.fixture(scope="module")
@@ -116,17 +116,23 @@ def test_folders_without_pairs_and_bad_files_name_the_file(tmp_path):
         read_image_masks(image_dir, mask_dir, 8)
 
 
+BAD_MASKS = {"values": np.full((8, 8), 7, np.uint8),
+             "colour": np.dstack([np.zeros((8, 8), np.uint8), np.ones((8, 8), np.uint8),
+                                  np.zeros((8, 8), np.uint8)])}
+BAD_MASK_MESSAGES = {
+    "values": r"masks/a.png: a mask must hold only the values of `mask_values`=\[0, 255\]; received 7",
+    "colour": r"masks/a.png: a mask must be single-channel \(or grey: equal colour channels\); received "
+              r"3 channels that differ",
+}
+
+
 @pytest.mark.parametrize("case, message", [
     ("unreadable", r"images/a.png: cannot be read as an image \(PNG, JPEG or TIFF\)"),
     ("sizes", r"masks/a.png: a mask must have the size of its image; received 6x4 for the 8x8 image "),
-    ("values", r"masks/a.png: a mask must hold only the values of `mask_values`=\[0, 255\]; received 7"),
-    ("colour", r"masks/a.png: a mask must be single-channel \(or grey: equal colour channels\); received "
-               r"3 channels that differ"),
+    *BAD_MASK_MESSAGES.items(),
 ])
 def test_a_bad_file_raises_naming_it(tmp_path, case, message):
-    mask = {"sizes": np.zeros((4, 6), np.uint8), "values": np.full((8, 8), 7, np.uint8),
-            "colour": np.dstack([np.zeros((8, 8), np.uint8), np.ones((8, 8), np.uint8),
-                                 np.zeros((8, 8), np.uint8)])}.get(case)
+    mask = {"sizes": np.zeros((4, 6), np.uint8), **BAD_MASKS}.get(case)
     image_dir, mask_dir = write_pair(tmp_path, "a", mask=mask)
     if case == "unreadable":
         with open(os.path.join(image_dir, "a.png"), "wb") as handle:
@@ -148,3 +154,54 @@ def test_bad_arguments_name_the_argument(tmp_path, arguments, message):
     image_dir, mask_dir = write_pair(tmp_path, "a")
     with pytest.raises(ValueError, match=message):
         read_image_masks(image_dir, mask_dir, **{"image_size": 8, **arguments})
+
+
+def test_read_masks_reads_a_folder_of_masks_alone_as_read_image_masks_does(tmp_path, shapes):
+    images, masks = shapes
+    image_dir, mask_dir = folders(tmp_path)
+    for i in range(4):
+        write(os.path.join(image_dir, f"s{i}.png"), images[i][..., ::-1])
+        write(os.path.join(mask_dir, f"s{i}.png"), masks[i] * 100)
+    write(os.path.join(mask_dir, "large.png"), cv2.resize(masks[0] * 100, (64, 48),
+                                                          interpolation=cv2.INTER_NEAREST))
+    read, stems = read_masks(mask_dir, (24, 32), mask_values=[0, 100, 200])
+    assert stems == ["large", "s0", "s1", "s2", "s3"] and read.shape == (5, 24, 32) and read.dtype == np.uint8
+    np.testing.assert_array_equal(read[1:], masks)
+    np.testing.assert_array_equal(read[0], masks[0])  # resized with nearest neighbours
+    os.remove(os.path.join(mask_dir, "large.png"))
+    np.testing.assert_array_equal(read_masks(mask_dir, 16, [0, 100, 200])[0], read_image_masks(
+        image_dir, mask_dir, 16, mask_values=[0, 100, 200]).masks)
+    binary, _ = read_masks(mask_dir, (24, 32))  # objects: above half of each mask's largest value
+    np.testing.assert_array_equal(binary, [mask * 100 > mask.max() * 50 for mask in masks])
+
+
+@pytest.mark.parametrize("case, message", [
+    ("unreadable", r"masks/a.png: cannot be read as an image \(PNG, JPEG or TIFF\)"),
+    *BAD_MASK_MESSAGES.items(),
+])
+def test_read_masks_names_a_bad_mask_file(tmp_path, case, message):
+    _, mask_dir = write_pair(tmp_path, "a", mask=BAD_MASKS.get(case))
+    if case == "unreadable":
+        with open(os.path.join(mask_dir, "a.png"), "wb") as handle:
+            handle.write(b"not an image")
+    with pytest.raises(ValueError, match=message):
+        read_masks(mask_dir, 8, mask_values=[0, 255] if case == "values" else None)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"masks_dir": "empty"}, r"`masks_dir` must hold image files \(.png, .jpg, .jpeg, .tif, \.tiff\); "
+                             r"received masks_dir=.*empty', which holds none"),
+    ({"masks_dir": "missing"}, r"`masks_dir` must be a folder of PNG, JPEG or TIFF files; received "
+                               r"masks_dir=.*missing', which is not a folder"),
+    ({"image_size": (8, 8, 3)}, r"`image_size` must be an int or \(height, width\); received "
+                                r"image_size=\(8, 8, 3\)"),
+    ({"mask_values": [0, 0]}, r"`mask_values` must be None \(binary masks\) or a list of 2 to 255 distinct "
+                              r"pixel values in \[0, 65535\]; received mask_values=\[0, 0\]"),
+])
+def test_read_masks_names_a_bad_folder_or_argument(tmp_path, arguments, message):
+    _, mask_dir = write_pair(tmp_path, "a")
+    os.makedirs(tmp_path / "empty")
+    if "masks_dir" in arguments:
+        arguments = {"masks_dir": str(tmp_path / arguments["masks_dir"])}
+    with pytest.raises(ValueError, match=message):
+        read_masks(**{"masks_dir": mask_dir, "image_size": 8, **arguments})

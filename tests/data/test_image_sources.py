@@ -81,3 +81,18 @@ def test_too_few_pairs_for_the_splits_is_an_error(folders):
                                          r"test_fraction=0.5"):
         get_source("image_masks", images_dir=folders[0], masks_dir=folders[1], image_size=24,
                    valid_fraction=0.5, test_fraction=0.5)
+
+
+def test_folder_images_take_a_resolution_curriculum_on_their_shorter_side(folders):
+    source = get_source("image_masks", images_dir=folders[0], masks_dir=folders[1], image_size=[16, 24],
+                        augment=False)
+    curriculum = source.curriculum([{"epochs": 1, "resolution": 8}, {}])
+    assert curriculum.image_size == (16, 24) and curriculum.sizes == [(8, 12), (16, 24)]
+    plain = numpy_batches(source.dataset("train", batch_size=4))
+    curriculum.on_epoch_begin(0)
+    staged = numpy_batches(curriculum.apply(source.dataset("train", batch_size=4)))
+    for (inputs, _), (original, _) in zip(staged, plain):
+        blocks = original["image"].reshape(-1, 8, 2, 12, 2, 3).mean(axis=(2, 4))
+        expected = tf.image.resize(blocks, (16, 24), method="bilinear").numpy()
+        np.testing.assert_allclose(inputs["image"], expected, atol=1e-6)
+        np.testing.assert_array_equal(inputs["segmentation"], original["segmentation"])

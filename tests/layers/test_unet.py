@@ -52,6 +52,14 @@ def test_generator_keeps_the_size_and_ends_in_tanh(rng):
     assert np.abs(images).max() > 0.99
 
 
+def test_a_linear_generator_gives_logits(rng):
+    generator = UNetGenerator(output_channels=2, base_filters=4, depth=2, norm="none",
+                              output_activation="linear")
+    assert np.abs(_numpy(generator(100.0 * _images(rng, 16), training=False))).max() > 1.0
+    with pytest.raises(ValueError, match="`output_activation` must be one of 'tanh', 'sigmoid', 'linear'"):
+        UNetGenerator(output_channels=1, output_activation="relu")
+
+
 @pytest.mark.tensorflow_only("the layout is backend-independent; 54M weights take JAX 3 s to draw")
 def test_pix2pix_layout():
     generator = UNetGenerator(output_channels=3, base_filters=64, depth=8)

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from msa_tf.metrics.image_quality import image_metrics
+from msa_tf.metrics.image_quality import image_metrics, kid
 from msa_tf.tasks import get_task
 from tests.training.test_plots import read_png
 
@@ -62,7 +62,8 @@ def test_metrics_score_images_and_segmentations_and_the_baseline_is_the_mean_ima
     logits = np.eye(3)[segmentations] * 5.0  # the true classes
     predictions = task.predict(Generator(generated, logits), batches(images, segmentations))
     metrics = task.metrics(predictions)
-    assert metrics == pytest.approx({**image_metrics(generated, images), "iou": 1.0, "dice": 1.0})
+    expected = {**image_metrics(generated, images), **kid(generated, images), "iou": 1.0, "dice": 1.0}
+    assert metrics == pytest.approx(expected)
     train = np.full((6, 16, 16, 1), 0.25, "float32"), np.ones((6, 16, 16), int)
     baseline = task.baseline(batches(*train), predictions)
     assert baseline["l1"] == pytest.approx(np.abs(images - 0.25).mean(), rel=1e-5)
@@ -70,3 +71,37 @@ def test_metrics_score_images_and_segmentations_and_the_baseline_is_the_mean_ima
     assert baseline["iou"] == pytest.approx((segmentations == 1).mean() / 2, rel=1e-5)
     [path] = task.plot(predictions, str(tmp_path), "test")
     assert path.name == "samples.png" and read_png(path)[1]["Title"] == "test"
+
+
+class PairsSource(Source):
+    """Binary masks whose images show them: white objects on black."""
+
+    def __init__(self):
+        super().__init__(1)
+        rng = np.random.default_rng(1)
+        self.masks = np.zeros((12, 16, 16), "int32")
+        for mask, (row, col) in zip(self.masks, rng.integers(0, 10, size=(12, 2))):
+            mask[row:row + 6, col:col + 6] = 1
+        self.images = np.repeat(2.0 * self.masks[..., None] - 1.0, 3, axis=-1).astype("float32")
+
+    def pairs(self, split, limit=None):
+        return self.images[:8], self.masks[:8], [str(index) for index in range(8)]
+
+
+def test_a_reference_segmenter_scores_the_images_of_a_model_without_segmentations(tmp_path):
+    source = PairsSource()
+    keras.utils.set_random_seed(0)
+    task = get_task("image_synthesis", source, reference_steps=60)
+    images, masks = source.images[8:], source.masks[8:]
+    predictions = task.predict(Generator(images), batches(images, masks))
+    assert "predicted" not in predictions and predictions["found"].shape == masks.shape
+    metrics = task.metrics(predictions)
+    assert metrics["iou"] > 0.8, metrics
+    # The mean training image shows no object where each test mask has one.
+    baseline = task.baseline(batches(source.images[:8], source.masks[:8]), predictions)
+    assert baseline["iou"] < 0.5 and task.reference() is task.reference()
+    with open(tmp_path / "history.csv", "w") as handle:
+        handle.write("epoch,loss,generator_adversarial,discriminator_loss\n0,9,2.0,0.7\n1,8,1.5,0.6\n")
+    paths = task.plot(predictions, str(tmp_path), "test")
+    assert [path.name for path in paths] == ["samples.png", "gan_losses.png"]
+    assert read_png(paths[1])[1]["Title"] == "Generator and discriminator losses"
