@@ -5,11 +5,12 @@ For each seed, on the procedural `shapes` data (`--scene`, `--image-size`):
 1. the real training set is `--real-pairs` pairs (5) of the train split (the seed picks
    the generator, so each seed has other pairs); the held-out test set is
    `--test-pairs` pairs of the test split; a judge segmenter is trained on
-   `--judge-pairs` other real pairs (the valid split), never seen by the rest;
+   `--judge-pairs` other real pairs (the valid split), which nothing else sees;
 2. a Pix2Pix is trained on the real pairs (flips and crops, `--pix2pix-steps`);
 3. each real mask gives `--variations` perturbed masks (`perturb_masks`) that the
    generator paints; the pairs are scored as `msa-tf synthesize` scores them (the
-   reference segmenter trained on the real pairs only) and kept at `--min-quality`;
+   reference segmenter trained on the real pairs only) and kept at a threshold: the
+   median score (`--min-quality` sets a fixed one);
 4. the same small U-Net segmenter is trained for `--steps` steps (the same compute in
    every arm) on:
    - `real`: the real pairs;
@@ -17,7 +18,9 @@ For each seed, on the procedural `shapes` data (`--scene`, `--image-size`):
      brightness and contrast jitter);
    - `real+synthetic`: the real pairs and the kept synthetic pairs, augmented alike;
    - `real+unfiltered`: the real pairs and every synthetic pair, augmented alike;
-   and its Dice on the test set is measured.
+   in the last two the real pairs are repeated so that synthetic pairs are
+   `--synthetic-share` of the training set (a quarter: a supplement to the real pairs,
+   not a replacement), and its Dice on the test set is measured.
 
 It prints each arm's Dice per seed and the mean over seeds, and the judge's IoU of the
 kept and of the rejected synthetic pairs (does the filter keep the better ones?).
@@ -73,9 +76,17 @@ def synthetic_pairs(model, masks, variations, seed):
     return images, varied, np.repeat(np.arange(len(masks)), variations)
 
 
-def validity(scene="lesions", image_size=64, seeds=(0, 1, 2), real_pairs=5, test_pairs=128,
-             judge_pairs=128, variations=16, pix2pix_steps=600, steps=300, min_quality=0.5,
-             reference_steps=300):
+def with_real_share(real, images, masks, synthetic_share):
+    """The real pairs, repeated, and the synthetic ones, synthetic being about
+    `synthetic_share` of them."""
+    repeats = max(1, round(len(images) * (1 - synthetic_share) / synthetic_share / len(real[0])))
+    return (np.concatenate([np.repeat(real[0], repeats, axis=0), images]),
+            np.concatenate([np.repeat(real[1], repeats, axis=0), masks]))
+
+
+def validity(scene="lesions", image_size=32, seeds=(0, 1, 2, 3, 4), real_pairs=5, test_pairs=128,
+             judge_pairs=128, variations=16, pix2pix_steps=800, steps=300, min_quality=None,
+             synthetic_share=0.25, reference_steps=300):
     """`{"dice": {arm: [per seed]}, "kept": [...], "judge_iou": {"kept": [...], "rejected": [...]}}`."""
     figures = {"dice": {arm: [] for arm in ARMS}, "kept": [],
                "judge_iou": {"kept": [], "rejected": []}}
@@ -84,16 +95,16 @@ def validity(scene="lesions", image_size=64, seeds=(0, 1, 2), real_pairs=5, test
                                     num_samples=max(real_pairs, test_pairs, judge_pairs), seed=seed)
         real = _pairs(generator, "train", real_pairs)
         test = _pairs(generator, "test", test_pairs)
-        judge_images, judge_masks = _pairs(generator, "valid", judge_pairs)
         keras.utils.set_random_seed(seed)
-        judge = train_segmenter(judge_images, judge_masks, steps=steps, augment=True, seed=seed)
+        judge_set = _pairs(generator, "valid", judge_pairs)
+        judge = train_segmenter(*judge_set, steps=steps, augment=True, seed=seed)
         keras.utils.set_random_seed(seed)
         reference = train_segmenter(*real, steps=reference_steps, augment=True, seed=seed)
 
         pix2pix = train_pix2pix(*real, pix2pix_steps, seed)
         images, masks, origins = synthetic_pairs(pix2pix, real[1], variations, seed)
         _, scores = score_pairs(images, masks, origins, real[0], reference, 1)
-        kept = scores >= min_quality
+        kept = scores >= (np.median(scores) if min_quality is None else min_quality)
         figures["kept"].append(int(kept.sum()))
         found = segment(judge, images)
         for name, chosen in (("kept", kept), ("rejected", ~kept)):
@@ -103,9 +114,8 @@ def validity(scene="lesions", image_size=64, seeds=(0, 1, 2), real_pairs=5, test
         training_sets = {
             "real": (*real, False),
             "real+augment": (*real, True),
-            "real+synthetic": (np.concatenate([real[0], images[kept]]),
-                               np.concatenate([real[1], masks[kept]]), True),
-            "real+unfiltered": (np.concatenate([real[0], images]), np.concatenate([real[1], masks]), True),
+            "real+synthetic": (*with_real_share(real, images[kept], masks[kept], synthetic_share), True),
+            "real+unfiltered": (*with_real_share(real, images, masks, synthetic_share), True),
         }
         for arm, (arm_images, arm_masks, augment) in training_sets.items():
             keras.utils.set_random_seed(seed)
@@ -117,29 +127,34 @@ def validity(scene="lesions", image_size=64, seeds=(0, 1, 2), real_pairs=5, test
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scene", default="lesions")
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--seeds", type=int, default=3, help="seeds averaged (0 .. seeds - 1)")
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--seeds", type=int, default=5, help="seeds averaged (0 .. seeds - 1)")
     parser.add_argument("--real-pairs", type=int, default=5)
     parser.add_argument("--test-pairs", type=int, default=128)
     parser.add_argument("--judge-pairs", type=int, default=128)
     parser.add_argument("--variations", type=int, default=16)
-    parser.add_argument("--pix2pix-steps", type=int, default=600)
+    parser.add_argument("--pix2pix-steps", type=int, default=800)
     parser.add_argument("--steps", type=int, default=300, help="segmenter training steps per arm")
-    parser.add_argument("--min-quality", type=float, default=0.5)
+    parser.add_argument("--min-quality", type=float, help="the threshold (default: the median score)")
+    parser.add_argument("--synthetic-share", type=float, default=0.25)
     args = parser.parse_args()
-    figures = validity(args.scene, args.image_size, tuple(range(args.seeds)), args.real_pairs,
-                       args.test_pairs, args.judge_pairs, args.variations, args.pix2pix_steps,
-                       args.steps, args.min_quality)
+    seeds = tuple(range(args.seeds))
+    figures = validity(args.scene, args.image_size, seeds, args.real_pairs, args.test_pairs,
+                       args.judge_pairs, args.variations, args.pix2pix_steps, args.steps,
+                       args.min_quality, args.synthetic_share)
     print(f"{args.scene} {args.image_size}x{args.image_size}, {args.real_pairs} real pairs, "
-          f"{args.variations} variations per mask, seeds 0..{args.seeds - 1}")
-    print(f"{'arm':<18}" + "".join(f"{f'seed {s}':>9}" for s in range(args.seeds)) + f"{'mean':>9}")
+          f"{args.variations} variations per mask, synthetic share {args.synthetic_share}, "
+          f"{len(seeds)} seeds")
+    print(f"{'':<22}" + "".join(f"{f'seed {seed}':>9}" for seed in seeds) + f"{'mean':>9}")
     for arm, values in figures["dice"].items():
-        print(f"{arm + ' Dice':<18}" + "".join(f"{v:9.4f}" for v in values) + f"{np.mean(values):9.4f}")
-    print(f"{'kept pairs':<18}" + "".join(f"{v:9d}" for v in figures["kept"])
-          + f"{np.mean(figures['kept']):9.1f}  of {args.real_pairs * args.variations}")
+        print(_row(f"{arm} Dice", values))
+    print(_row("kept pairs", figures["kept"], "9.1f") + f"  of {args.real_pairs * args.variations}")
     for name, values in figures["judge_iou"].items():
-        print(f"{'judge IoU ' + name:<18}" + "".join(f"{v:9.4f}" for v in values)
-              + f"{np.nanmean(values):9.4f}")
+        print(_row(f"judge IoU {name}", values))
+
+
+def _row(label, values, form="9.4f"):
+    return f"{label:<22}" + "".join(f"{value:{form}}" for value in values) + f"{np.nanmean(values):{form}}"
 
 
 if __name__ == "__main__":

@@ -168,3 +168,54 @@ def test_sequences_notebook_runs_trains_and_samples(tmp_path, kernel_env):
     for name in SEQUENCES_PNGS:
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(_images(notebook)) == len(SEQUENCES_PNGS)
+
+
+IMAGE_MASK = ROOT / "notebooks" / "03_image_mask.ipynb"
+IMAGE_MASK_SMALL_PARAMETERS = """
+SCENE = "lesions"
+IMAGE_SIZE = 32
+NUM_SAMPLES = 32
+EPOCHS = 1
+BATCH_SIZE = 16
+BASE_FILTERS = 8
+VARIATIONS = 2
+MASKS = 2
+MIN_QUALITY = 0.0
+REFERENCE_STEPS = 20
+SEED = 0
+OUT_DIR = {out_dir!r}
+JIT_COMPILE = False
+"""
+IMAGE_MASK_PNGS = ("data.png", "run/gan_losses.png", "run/samples.png", "synthetic/samples.png",
+                   "synthetic/scores.png")
+
+
+def _kept(text):
+    kept, generated = re.search(r"^kept (\d+) of (\d+) pairs", text, re.M).groups()
+    return int(kept), int(generated)
+
+
+def test_image_mask_notebook_is_stored_executed_with_kept_pairs():
+    notebook = _read_stored_executed(IMAGE_MASK)
+    assert len(_images(notebook)) == len(IMAGE_MASK_PNGS)
+    text = _stream_text(notebook)
+    kept, generated = _kept(text)
+    assert generated == 48 and 0 < kept < generated, ("the stored run is the full-settings one", text)
+    # The filter keeps the pairs whose mask the reference segmenter finds in the image.
+    kept_iou, all_iou = map(float, re.search(r"^mean iou +kept (\S+) +all (\S+)", text, re.M).groups())
+    assert kept_iou > all_iou
+
+
+def test_image_mask_notebook_trains_synthesizes_and_scores(tmp_path, kernel_env):
+    notebook = nbformat.read(IMAGE_MASK, as_version=4)
+    _parameters_cell(notebook).source = IMAGE_MASK_SMALL_PARAMETERS.format(out_dir=str(tmp_path)).strip()
+    _execute(notebook)
+
+    text = _stream_text(notebook)
+    for metric in ("l1", "ssim", "kid", "iou"):
+        assert re.search(rf"^{metric}\s+[\d.]+\s+[\d.]+$", text, re.M), text
+    assert _kept(text) == (4, 4)  # MIN_QUALITY 0 keeps every pair
+    assert len(list((tmp_path / "synthetic" / "images").iterdir())) == 4
+    for name in IMAGE_MASK_PNGS:
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(_images(notebook)) == len(IMAGE_MASK_PNGS)
