@@ -20,7 +20,8 @@ For each seed, on the procedural `shapes` data (`--scene`, `--image-size`):
    - `real+unfiltered`: the real pairs and every synthetic pair, augmented alike;
    in the last two the real pairs are repeated so that synthetic pairs are
    `--synthetic-share` of the training set (a quarter: a supplement to the real pairs,
-   not a replacement), and its Dice on the test set is measured.
+   not a replacement), and its Dice on the test set is measured; the judge's Dice
+   (trained on many real pairs) shows how far more real data would go.
 
 It prints each arm's Dice per seed and the mean over seeds, and the judge's IoU of the
 kept and of the rejected synthetic pairs (does the filter keep the better ones?).
@@ -47,7 +48,7 @@ from msa_tf.models.image.pix2pix import Pix2Pix  # noqa: E402
 from msa_tf.models.image.segmenter import segment, train_segmenter  # noqa: E402
 from msa_tf.synthesis import score_pairs  # noqa: E402
 
-ARMS = ("real", "real+augment", "real+synthetic", "real+unfiltered")
+ARMS = ("real", "real+augment", "real+synthetic", "real+unfiltered", "judge")
 
 
 def _pairs(generator, split, count):
@@ -121,6 +122,7 @@ def validity(scene="lesions", image_size=32, seeds=(0, 1, 2, 3, 4), real_pairs=5
             keras.utils.set_random_seed(seed)
             segmenter = train_segmenter(arm_images, arm_masks, steps=steps, augment=augment, seed=seed)
             figures["dice"][arm].append(segmentation_metrics(segment(segmenter, test[0]), test[1])["dice"])
+        figures["dice"]["judge"].append(segmentation_metrics(segment(judge, test[0]), test[1])["dice"])
     return figures
 
 
