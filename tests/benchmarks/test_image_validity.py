@@ -1,8 +1,8 @@
-"""The validity experiment of benchmarks/bench_image_validity.py at its small size, two seeds:
-synthetic pairs help a segmenter trained on five real ones, and the quality filter keeps the
-better ones. The benchmark prints the figures over five seeds."""
+"""The validity experiment of benchmarks/bench_image_validity.py, small and on one seed:
+synthetic pairs help a segmenter trained on five real ones, and the quality filter keeps
+the pairs whose masks a held-out segmenter finds. The benchmark prints every arm over
+five seeds (with classical augmentation and unfiltered pairs)."""
 
-import numpy as np
 import pytest
 
 from benchmarks.bench_image_validity import validity
@@ -10,17 +10,16 @@ from benchmarks.bench_image_validity import validity
 
 @pytest.fixture(scope="module")
 def figures():
-    return validity(seeds=(0, 1))
+    return validity(seeds=(0,), pix2pix_steps=400, steps=200, reference_steps=200, test_pairs=64,
+                    judge_pairs=64, variations=8, arms=("real", "real+synthetic"))
 
 
 def test_filtered_synthetic_pairs_help_a_segmenter_trained_on_five_real_pairs(figures):
-    dice = {arm: np.array(values) for arm, values in figures["dice"].items()}
-    assert (dice["real+synthetic"] > dice["real"] + 0.03).all(), dice
-    # What the filter drops hurts: the kept pairs alone do better than all of them.
-    assert (dice["real+synthetic"] > dice["real+unfiltered"]).all(), dice
-    assert figures["kept"] == [40, 40]  # the median score keeps half of 5 x 16
+    [real], [synthetic] = figures["dice"]["real"], figures["dice"]["real+synthetic"]
+    assert synthetic > real + 0.03, figures["dice"]
+    assert figures["kept"] == [20]  # the median score keeps half of 5 x 8
 
 
 def test_the_filter_keeps_pairs_whose_masks_a_held_out_segmenter_finds(figures):
-    kept, rejected = (np.array(figures["judge_iou"][name]) for name in ("kept", "rejected"))
-    assert (kept > rejected).all(), figures["judge_iou"]
+    [kept], [rejected] = figures["judge_iou"]["kept"], figures["judge_iou"]["rejected"]
+    assert kept > rejected + 0.03, figures["judge_iou"]
