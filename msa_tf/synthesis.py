@@ -123,7 +123,8 @@ def synthesize(run_dir, out, *, masks_dir=None, variations=4, min_quality=0.5, v
             with the run's `mask_values` where its data had them.
         variations: pairs per mask (Pix2Pix) or per real training pair (VAE).
         min_quality: the score, in [0, 1], that a kept pair reaches.
-        vae_run: a VAE run that adds its pairs to a Pix2Pix run's (hybrid).
+        vae_run: a VAE run that adds its pairs to a Pix2Pix run's (hybrid): variations
+            of the Pix2Pix run's real training pairs.
         weights: `{measure: weight}` (normalised), default `QUALITY_WEIGHTS`.
         perturbation: `{"elastic", "morphology", "noise"}` strengths in [0, 1] for
             `perturb_masks` (its defaults for those left out).
@@ -179,8 +180,7 @@ def synthesize(run_dir, out, *, masks_dir=None, variations=4, min_quality=0.5, v
                "kept": int(synthesis.kept.sum()), "min_quality": min_quality, "weights": weights,
                "mask_values": _mask_values(source.num_segmentation_classes),
                **_set_measures(synthesis, real_images, seed)}
-    _write_atomically(out, overwrite, lambda folder: _write(folder, synthesis, summary, real_images,
-                                                             source.num_segmentation_classes))
+    _write_atomically(out, overwrite, lambda folder: _write(folder, synthesis, summary, real_images))
     return synthesis
 
 
@@ -194,7 +194,7 @@ def _method_of(run_dir, model):
 
 
 def _checked_vae(vae_run, loaded, experiment):
-    vae_experiment, vae = loaded
+    _, vae = loaded
     if not isinstance(vae, ImageMaskVAE):
         raise ValueError(f"`vae_run` must be a run of model vae; {vae_run!r} holds a {type(vae).__name__}")
     if tuple(vae.image_size) != tuple(experiment.source.image_size):
@@ -304,7 +304,7 @@ def _write_atomically(out, overwrite, write):
         raise
 
 
-def _write(folder, synthesis, summary, real_images, num_classes):
+def _write(folder, synthesis, summary, real_images):
     values = np.asarray(summary["mask_values"], np.uint8)
     for name in ("images", "masks"):
         os.makedirs(os.path.join(folder, name))
