@@ -17,13 +17,18 @@
   `image_masks`, image and mask folders read by `msa_tf.data.image_masks`, augmented by
   `msa_tf.data.image_augment`), registered on import of this package.
 - `msa_tf.data.curriculum`: `Curriculum`, stages of token sequences (by length and
-  complexity) that `model.fit` moves through by epoch.
+  complexity) that `model.fit` moves through by epoch; `msa_tf.data.resolution_curriculum`:
+  `ResolutionCurriculum`, image stages from low to high resolution with a fade-in.
+- `msa_tf.data.mask_perturbation`: `perturb_masks`, new masks from a real one (elastic,
+  morphology, boundary noise), for `msa-tf synthesize`.
 """
 
 from msa_tf.data import image_sources, sequences  # noqa: F401  (register their sources)
 from msa_tf.data.curriculum import Curriculum
+from msa_tf.data.mask_perturbation import perturb_masks
 from msa_tf.data.mmsa import load_mmsa
 from msa_tf.data.mmsa_features import MMSAFeatures, read_mmsa
+from msa_tf.data.resolution_curriculum import ResolutionCurriculum
 from msa_tf.data.safe_pickle import RestrictedUnpickler, UnsafePickleError
 from msa_tf.data.sources import (
     DataSource,
@@ -38,10 +43,12 @@ __all__ = [
     "Curriculum",
     "DataSource",
     "MMSAFeatures",
+    "ResolutionCurriculum",
     "RestrictedUnpickler",
     "UnsafePickleError",
     "get_source",
     "load_mmsa",
+    "perturb_masks",
     "read_mmsa",
     "register_source",
     "source_arguments",
