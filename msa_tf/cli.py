@@ -21,7 +21,7 @@ import traceback
 
 import msa_tf
 from msa_tf.training.config import ConfigError
-from msa_tf.validation import closest
+from msa_tf.validation import did_you_mean
 
 
 def _summary(obj):
@@ -97,8 +97,7 @@ def _generator_settings(args, known):
     fields.update(num_samples=args.num_samples, seed=args.seed)
     unknown = sorted(set(fields) - set(known))
     if unknown:
-        suggestion = closest(unknown[0], sorted(known))
-        hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+        hint = did_you_mean(unknown[0], sorted(known))
         raise UsageError(f"unknown generator setting {unknown[0]!r}{hint}; accepted: {sorted(known)}")
     return fields
 

@@ -1,6 +1,6 @@
 """A name-to-class registry: the zoo's models, the data sources and the tasks use one each."""
 
-from msa_tf.validation import check_choice, closest
+from msa_tf.validation import check_choice, did_you_mean
 
 
 class Registry:
@@ -61,7 +61,6 @@ accepted: path, text
         """
         for key in arguments:
             if key not in accepted:
-                suggestion = closest(key, accepted)
-                hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+                hint = did_you_mean(key, accepted)
                 raise ValueError(f"{self.kind} {name!r} takes no argument {key!r}{hint}; "
                                  f"accepted: {', '.join(accepted)}")

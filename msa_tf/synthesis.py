@@ -57,7 +57,7 @@ from msa_tf.models.image.segmenter import segment
 from msa_tf.models.image.vae import ImageMaskVAE
 from msa_tf.tasks.image_synthesis import REAL_LIMIT, reference_segmenter
 from msa_tf.training import plots
-from msa_tf.validation import check_positive_int, closest
+from msa_tf.validation import check_positive_int, did_you_mean
 
 __all__ = ["METHODS", "Synthesis", "score_pairs", "synthesize"]
 
@@ -206,8 +206,7 @@ def _checked_vae(vae_run, loaded, experiment):
 def _checked_perturbation(perturbation):
     for key in perturbation:
         if key not in MASK_PERTURBATIONS:
-            suggestion = closest(key, MASK_PERTURBATIONS)
-            hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+            hint = did_you_mean(key, MASK_PERTURBATIONS)
             raise ValueError(f"unknown mask perturbation {key!r} in `perturbation`{hint}; accepted: "
                              f"{', '.join(MASK_PERTURBATIONS)}")
     perturb_masks(np.zeros((2, 2), np.int32), 1, **perturbation)  # checks the strengths

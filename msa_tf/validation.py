@@ -36,6 +36,16 @@ def closest(value, choices):
     return matches[0] if matches else None
 
 
+def did_you_mean(value, choices):
+    """`" (did you mean 'x'?)"` with the choice closest to `value`, or `""`: the hint of errors.
+
+    >>> did_you_mean("atention", ["mean", "attention"]) + ";", did_you_mean("xyz", ["mean"])
+    (" (did you mean 'attention'?);", '')
+    """
+    suggestion = closest(value, choices)
+    return f" (did you mean {suggestion!r}?)" if suggestion else ""
+
+
 def is_integer(value):
     """Whether `value` is an integer (and not a bool)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -113,8 +123,7 @@ def check_choice(name, value, choices):
     """
     if value in choices:
         return value
-    suggestion = closest(value, choices)
-    hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+    hint = did_you_mean(value, choices)
     accepted = ", ".join(repr(c) for c in choices)
     raise ValueError(f"`{name}` must be one of {accepted}; received {name}={value!r}{hint}")
 

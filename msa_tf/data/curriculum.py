@@ -57,6 +57,7 @@ Example:
 2 1 [12, 12]
 """
 
+import abc
 import dataclasses
 import logging
 
@@ -66,7 +67,7 @@ import tensorflow as tf
 
 from generators.sequence_analysis import sequence_complexity
 from generators.sequences import IGNORE_INDEX, PAD
-from msa_tf.validation import check_number, check_positive_int, closest
+from msa_tf.validation import check_number, check_positive_int, did_you_mean
 
 __all__ = ["CHECK_SEQUENCES", "Curriculum", "CurriculumStage", "Stage", "StagedCurriculum"]
 
@@ -111,8 +112,7 @@ class CurriculumStage:
         keys = cls.keys()
         for key in values:
             if key not in keys:
-                suggestion = closest(key, keys)
-                hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+                hint = did_you_mean(key, keys)
                 raise ValueError(f"`{name}` has an unknown key {key!r}{hint}; accepted: "
                                  f"{', '.join(keys)}")
         values = dict(values)
@@ -152,7 +152,7 @@ def _complexity_range(name, value):
     return low, high
 
 
-class StagedCurriculum(keras.callbacks.Callback):
+class StagedCurriculum(keras.callbacks.Callback, abc.ABC):
     """Base of the curricula: stages of training data that `model.fit` moves through by epoch.
 
     A Keras callback: when an epoch begins it sets the index of the epoch's stage
@@ -217,9 +217,9 @@ class StagedCurriculum(keras.callbacks.Callback):
         if logs is not None:
             logs["curriculum_stage"] = self.stage
 
+    @abc.abstractmethod
     def apply(self, batches):
         """`batches` that follow the curriculum (each subclass says which batches)."""
-        raise NotImplementedError
 
 
 class Curriculum(StagedCurriculum):

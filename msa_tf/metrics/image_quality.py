@@ -51,7 +51,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from msa_tf.validation import check_int, check_number, check_positive_int, closest
+from msa_tf.validation import check_int, check_number, check_positive_int, did_you_mean
 
 __all__ = [
     "QUALITY_WEIGHTS",
@@ -236,8 +236,7 @@ def check_weights(weights):
                          f"numbers >= 0; received weights={weights!r}")
     for key, value in weights.items():
         if key not in QUALITY_WEIGHTS:
-            suggestion = closest(key, QUALITY_WEIGHTS)
-            hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+            hint = did_you_mean(key, QUALITY_WEIGHTS)
             raise ValueError(f"`weights` has the unknown key {key!r}; accepted keys: "
                              f"{', '.join(map(repr, QUALITY_WEIGHTS))}{hint}")
         check_number(f"weights[{key!r}]", value, low=0)
