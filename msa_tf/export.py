@@ -14,6 +14,7 @@ import os
 import tempfile
 import warnings
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -106,11 +107,15 @@ def _check_inputs(argument, inputs):
                              f"received shape {np.shape(value)}")
 
 
-def _write_archive(model, path, example_inputs, batch_size=None):
-    """Keras's own SavedModel export (`model.export`), at the shapes of `example_inputs`."""
-    model(example_inputs)  # builds the model with these shapes
-    model.export(os.fspath(path), format="tf_saved_model", verbose=False,
-                 input_signature=[input_signature(example_inputs, batch_size)])
+def _write_archive(model, path, inputs, batch_size=None):
+    """Keras's own SavedModel export (what `model.export` writes), at the shapes of
+    `inputs`, with the model's `serving_endpoints` beside `serve`."""
+    model(inputs)  # builds the model with these shapes
+    archive = keras.export.ExportArchive()
+    archive.track_and_add_endpoint("serve", model, [input_signature(inputs, batch_size)])
+    for name, (function, spec) in getattr(model, "serving_endpoints", dict)().items():
+        archive.add_endpoint(name, function, [input_signature(example_inputs(spec), batch_size)])
+    archive.write_out(os.fspath(path), verbose=False)
 
 
 def export_saved_model(model, path, example_inputs):
@@ -118,7 +123,8 @@ def export_saved_model(model, path, example_inputs):
 
     The endpoint takes a dict of tensors with the shapes and dtypes of
     `example_inputs` (a dict of arrays; fixed lengths, any batch size) and returns
-    the model's output dict in inference mode. Load it with
+    the model's output dict in inference mode; a zoo model's `serving_endpoints` (e.g.
+    the VAE's `generate`, its decoder alone) are endpoints beside it. Load it with
     `loaded = tf.saved_model.load(path)`, then call `loaded.serve(inputs)`.
 
     Example:

@@ -40,3 +40,9 @@ class ZooModel(keras.Model):
                 if not self.optimizer.built:
                     self.optimizer.build(self.trainable_variables)
         return super().fit(x, *args, **kwargs)
+
+    def serving_endpoints(self):
+        """The SavedModel endpoints beside `serve` (the model's call), as
+        `{name: (function, input_spec)}`: `function` takes a dict of tensors with the
+        spec `{input: [shape_without_batch, dtype_name]}` of `msa_tf.export`. None here."""
+        return {}

@@ -32,6 +32,7 @@ import os
 
 import keras
 import numpy as np
+from keras import ops
 
 from msa_tf.metrics.image_quality import image_metrics, kid, segmentation_metrics
 from msa_tf.models.image.components import segmentation_ids
@@ -115,7 +116,7 @@ class ImageSynthesisTask(Task):
                 outputs = model.predict_on_batch(inputs)
                 parts["generated"].append(np.asarray(outputs["image"], np.float32))
                 if "segmentation" in outputs:
-                    parts["predicted"].append(segmentation_ids(np.asarray(outputs["segmentation"])))
+                    parts["predicted"].append(ops.convert_to_numpy(segmentation_ids(outputs["segmentation"])))
         predictions = {key: np.concatenate(values) for key, values in parts.items() if values}
         if model is not None and "predicted" not in predictions:
             predictions["found"] = segment(self.reference(), predictions["generated"])

@@ -1,6 +1,5 @@
 """What the image/segmentation models share: how a segmentation enters and leaves them."""
 
-import numpy as np
 from keras import ops
 
 from msa_tf.layers.unet import NORMS
@@ -35,7 +34,8 @@ def encode_segmentation(segmentation, num_classes, dtype):
 
 
 def segmentation_ids(logits):
-    """Class ids `(..., height, width)` of segmentation logits (one channel: binary)."""
+    """Class ids `(..., height, width)` of segmentation logits (one channel: binary), as
+    a backend tensor of int32."""
     if logits.shape[-1] == 1:
-        return (logits[..., 0] > 0).astype("int32")
-    return np.argmax(logits, axis=-1).astype("int32")
+        return ops.cast(logits[..., 0] > 0, "int32")
+    return ops.cast(ops.argmax(logits, axis=-1), "int32")

@@ -23,6 +23,7 @@ Example:
 
 import keras
 import numpy as np
+from keras import ops
 
 from msa_tf.data.image_augment import pair_batches
 from msa_tf.layers.unet import UNetGenerator
@@ -81,4 +82,4 @@ def _halvings(size):
 def segment(model, images, batch_size=32):
     """The class ids `(count, height, width)` that `model` finds in `images`."""
     logits = model.predict({"image": np.asarray(images, np.float32)}, batch_size=batch_size, verbose=0)
-    return segmentation_ids(np.asarray(logits["segmentation"]))
+    return ops.convert_to_numpy(segmentation_ids(logits["segmentation"]))

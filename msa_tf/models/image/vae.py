@@ -142,11 +142,20 @@ class ImageMaskVAE(ZooModel):
             self.kl_tracker.update_state(kl)
         return loss
 
+    def generate(self, inputs):
+        """The generator alone: the pairs decoded from `inputs["latent"]` float32
+        `(batch, latent_dim)`, as `{"image": float32 in [-1, 1], "segmentation": int32
+        class ids}`. The SavedModel serves it as the endpoint `generate`."""
+        outputs = self._split(self.decoder(ops.cast(inputs["latent"], "float32"), training=False))
+        return {"image": outputs["image"], "segmentation": segmentation_ids(outputs["segmentation"])}
+
+    def serving_endpoints(self):
+        return {"generate": (self.generate, {"latent": [[self.latent_dim], "float32"]})}
+
     def _decode(self, latents):
         """NumPy `{"image", "segmentation"}` (class ids) decoded from `latents`."""
-        outputs = self._split(self.decoder(ops.convert_to_tensor(latents, "float32"), training=False))
-        return {"image": ops.convert_to_numpy(outputs["image"]),
-                "segmentation": segmentation_ids(ops.convert_to_numpy(outputs["segmentation"]))}
+        outputs = self.generate({"latent": ops.convert_to_tensor(latents, "float32")})
+        return {name: ops.convert_to_numpy(value) for name, value in outputs.items()}
 
     def sample(self, count, seed=None):
         """`count` new pairs decoded from draws of the prior `N(0, I)`, as NumPy arrays:
