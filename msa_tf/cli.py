@@ -10,6 +10,8 @@ Examples:
     msa-tf export runs/quickstart --format tflite
     msa-tf analyze sequences data/mqar --split valid --plots plots/mqar
     msa-tf synthesize runs/pix2pix --masks data/masks --variations 8 --out data/synthetic
+    msa-tf generate av --out data/av --num-samples 200
+    msa-tf preextract data/av --out data/av_features --set num_frames=8
 
 Exit codes: 0 on success, 2 on a usage or config error, 1 on a failure during a run.
 """
@@ -133,6 +135,24 @@ def generate_sequences(args):
     return 0
 
 
+def generate_av(args):
+    """Writes synthetic talking-face clips (MP4 + WAV) with their labels."""
+    from generators.av_clips import AVClipGenerator
+    from generators.av_files import write_clips
+
+    fields = _generator_settings(args, set(AVClipGenerator().to_dict()))
+    try:
+        generator = AVClipGenerator(**fields)
+        result = write_clips(generator, args.out, splits=args.splits,
+                             with_audio_track=args.with_audio_track, progress=sys.stderr.isatty())
+    except ValueError as error:  # a bad setting, or a folder of another generator's clips
+        raise UsageError(str(error)) from error
+    categories = ", ".join(f"{name} {count}" for name, count in sorted(result["categories"].items()))
+    print(f"wrote {result['written']} clips, skipped {result['skipped']} complete ones, in {args.out} "
+          f"(categories: {categories})")
+    return 0
+
+
 def train(args):
     """Trains, evaluates and exports the experiment of a YAML config."""
     from msa_tf.training import config, runner
@@ -147,7 +167,10 @@ def evaluate(args):
     """Evaluates a finished run's model on a split."""
     from msa_tf.training import runner
 
-    runner.evaluate_run(args.run_dir, split=args.split, overrides=args.set, data_path=args.data)
+    overrides = [*args.set, *([f"task.aggregation={args.aggregation}"] if args.aggregation else [])]
+    name = f"{os.path.basename(os.path.normpath(args.data))}-{args.split}" if args.data else args.split
+    out = args.out or os.path.join(args.run_dir, "evaluation", name)
+    runner.evaluate_run(args.run_dir, split=args.split, overrides=overrides, data_path=args.data, out=out)
     return 0
 
 
@@ -213,6 +236,69 @@ def _add_synthesize_command(commands):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT")
     parser.set_defaults(handler=synthesize)
+
+
+def preextract(args):
+    """Decodes clip files once into TFRecord shards of face frames and log-mel spectrograms."""
+    from msa_tf.data.av_datasets import read_clip_records
+    from msa_tf.data.av_features import ClipFeatures
+    from msa_tf.data.av_shards import preextract as write_shards
+
+    settings = dict(_parse_assignment(item) for item in args.set)
+    known = [name for name in ClipFeatures.__dataclass_fields__]
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise UsageError(f"unknown setting {unknown[0]!r}{did_you_mean(unknown[0], known)}; "
+                         f"accepted: {', '.join(known)}")
+    try:
+        features = ClipFeatures(**settings)
+        found = read_clip_records(args.data, layout=args.layout, skip_bad_files=args.skip_bad_files)
+        records = {split: found.split(split) for split in ("train", "valid", "test")}
+        metadata = write_shards(records, features, args.out, copies=args.copies, seed=args.seed,
+                                skip_bad_files=args.skip_bad_files, workers=args.workers,
+                                progress=sys.stderr.isatty(), overwrite=args.overwrite,
+                                skipped=found.skipped)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    report = metadata["report"]
+    counts = ", ".join(f"{split} {len(part['clips'])}" for split, part in metadata["splits"].items())
+    print(f"wrote {report['clips']} clips ({counts}) to {args.out}: faces found in {report['faces_found']}, "
+          f"centre crops {report['centre_crops']}, skipped {len(report['skipped'])} bad files")
+    for path, reason in report["skipped"]:
+        print(f"  skipped {path}: {reason}")
+    return 0
+
+
+def _add_preextract_command(commands):
+    parser = commands.add_parser(
+        "preextract",
+        help="decode audio-visual clips once into shards of face frames and log-mel spectrograms",
+        description=(
+            "Read the clips of DATA (a folder in one of the layouts folder (labels.csv), "
+            "fakeavceleb, lavdf, avdeepfake1m or dfdc), sample num_frames frames and the audio of "
+            "each clip's window, crop the face (OpenCV's Haar cascade; a centre crop where none is "
+            "found), compute the log-mel spectrogram and write TFRecord shards and metadata.json "
+            "(settings, clips, report) to OUT, which the av_shards source reads with no Python "
+            "in the training loop."
+        ),
+        epilog=("Example: msa-tf preextract data/av --out data/av_features --set num_frames=8 "
+                "--set face_size=64 --set augment=true --copies 2"),
+    )
+    parser.add_argument("data", help="a folder of clips with their labels")
+    parser.add_argument("--out", required=True, help="output folder, new or empty")
+    parser.add_argument("--layout", default="auto", help="auto (default), folder, fakeavceleb, lavdf, "
+                        "avdeepfake1m or dfdc")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a decoding setting, e.g. num_frames=8, face_size=64, clip_seconds=2.0, "
+                             "sampling=uniform, n_mels=64, face_detector=center or augment=true")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="differently augmented copies of each training clip (with augment)")
+    parser.add_argument("--skip-bad-files", action="store_true",
+                        help="leave out unreadable or too short clips and list them, instead of failing")
+    parser.add_argument("--workers", type=int, default=4, help="decoding threads (default: 4)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT")
+    parser.set_defaults(handler=preextract)
 
 
 def analyze_sequences(args):
@@ -338,14 +424,21 @@ def _add_run_commands(commands):
     evaluate_parser = commands.add_parser(
         "evaluate",
         help="evaluate a finished run on a split",
-        description="Evaluate a finished run's model.keras on a split and print the metrics table.",
-        epilog="Example: msa-tf evaluate runs/quickstart --split valid",
+        description=("Evaluate a finished run's model.keras on a split, print the metrics table and "
+                     "write metrics.json, the task's plots and, for deepfake detection, "
+                     "predictions.csv (one row per clip) into --out."),
+        epilog="Example: msa-tf evaluate runs/av_detector --data data/fakeavceleb --aggregation max",
     )
     evaluate_parser.add_argument("run_dir", help="a directory written by msa-tf train")
     evaluate_parser.add_argument("--split", default="test", help="train, valid or test (default: test)")
     evaluate_parser.add_argument("--data", help="other data of the run's kind to evaluate on: an MMSA "
                                  "feature file or shards folder (sentiment), a JSONL file or folder, "
-                                 "sequence shards or UTF-8 text (language models)")
+                                 "sequence shards or UTF-8 text (language models), a folder of clips "
+                                 "or of pre-extracted clips (deepfake detection)")
+    evaluate_parser.add_argument("--aggregation", choices=("mean", "max"),
+                                 help="deepfake detection: how clip scores make a video's score")
+    evaluate_parser.add_argument("--out", help="where to write the results (default: "
+                                 "RUN_DIR/evaluation/<data name>-<split>)")
     _add_set_argument(evaluate_parser, "data.missing_rate=0.3")
     evaluate_parser.set_defaults(handler=evaluate)
 
@@ -379,8 +472,9 @@ def build_parser():
 
     generate = commands.add_parser(
         "generate",
-        help="write synthetic data sets to TFRecord shards (or JSONL files)",
-        description="Write synthetic data sets to TFRecord shards (token sequences also to JSONL files).",
+        help="write synthetic data sets (TFRecord shards, JSONL files, MP4 + WAV clips)",
+        description=("Write synthetic data sets to TFRecord shards (token sequences also to JSONL "
+                     "files; audio-visual clips as MP4 and WAV files)."),
         epilog="Example: msa-tf generate multimodal --out data/synth --num-samples 1000",
     )
     kinds = generate.add_subparsers(dest="kind", metavar="KIND", required=True)
@@ -439,9 +533,34 @@ def build_parser():
         help="any setting of the family, e.g. seq_length=256, vocab_size=512 or pattern_types=[repetition]",
     )
     sequences.set_defaults(handler=generate_sequences)
+    av = kinds.add_parser(
+        "av",
+        help="talking-face clips, real and fake (MP4 + 16 kHz WAV, labels.csv)",
+        description=(
+            "Write synthetic talking-face clips: num-samples per split, each an MP4 and a 16 kHz WAV "
+            "(and with --with-audio-track an MP4 with its audio), real or fake (lip-sync mismatch, "
+            "face blend, voice manipulation: FakeAVCeleb's categories A-D and E for lip-sync fakes), "
+            "listed in labels.csv. Each clip is written whole or not at all; a re-run completes an "
+            "interrupted one without redoing finished clips."
+        ),
+        epilog=("Example: msa-tf generate av --out data/av --num-samples 200 "
+                "--set fake_kinds=[lip_sync] --set image_size=128"),
+    )
+    av.add_argument("--out", required=True, help="output directory")
+    av.add_argument("--num-samples", type=int, default=100, help="clips per split")
+    av.add_argument("--seed", type=int, default=0)
+    av.add_argument("--splits", nargs="+", default=["train", "valid", "test"],
+                    choices=("train", "valid", "test"), help="splits to write")
+    av.add_argument("--with-audio-track", action="store_true",
+                    help="also write each clip as one MP4 with its audio track (ffmpeg)")
+    av.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="any generator setting, e.g. fps=25, duration=2.0, image_size=96, "
+                         "fake_kinds=[lip_sync, face], fake_fraction=0.5 or partial_fraction=0.3")
+    av.set_defaults(handler=generate_av)
     _add_analyze_command(commands)
     _add_run_commands(commands)
     _add_synthesize_command(commands)
+    _add_preextract_command(commands)
     return parser
 
 

@@ -16,6 +16,11 @@
 - `msa_tf.data.image_sources`: image/segmentation sources (`shapes`, procedural;
   `image_masks`, image and mask folders read by `msa_tf.data.image_masks`, augmented by
   `msa_tf.data.image_augment`), registered on import of this package.
+- `msa_tf.data.av_sources`: audio-visual clip sources for deepfake detection
+  (`av_clips`, clip files in the layouts of `msa_tf.data.av_datasets`, decoded by
+  `msa_tf.data.av_decode` and `msa_tf.data.av_features`, on the fly or pre-extracted
+  into shards by `msa_tf.data.av_shards`; `av_shards`; `av_synthetic`), registered on
+  import of this package.
 - `msa_tf.data.curriculum`: `Curriculum`, stages of token sequences (by length and
   complexity) that `model.fit` moves through by epoch; `msa_tf.data.resolution_curriculum`:
   `ResolutionCurriculum`, image stages from low to high resolution with a fade-in.
@@ -23,7 +28,7 @@
   morphology, boundary noise), for `msa-tf synthesize`.
 """
 
-from msa_tf.data import image_sources, sequences  # noqa: F401  (register their sources)
+from msa_tf.data import av_sources, image_sources, sequences  # noqa: F401  (register their sources)
 from msa_tf.data.curriculum import Curriculum
 from msa_tf.data.mask_perturbation import perturb_masks
 from msa_tf.data.mmsa import load_mmsa

@@ -1,7 +1,16 @@
 """Metrics: multimodal sentiment analysis (`sentiment`), language modelling
-(`language_modeling`), each as one function over arrays and the matching Keras metrics,
-and image and segmentation quality (`image_quality`)."""
+(`language_modeling`) and deepfake detection (`detection`), each as functions over arrays
+and the matching Keras metrics, and image and segmentation quality (`image_quality`)."""
 
+from msa_tf.metrics.detection import (
+    DETECTION_METRICS,
+    EqualErrorRate,
+    FPRAtTPR,
+    aggregate_scores,
+    detection_metrics,
+    equal_error_rate,
+    fpr_at_tpr,
+)
 from msa_tf.metrics.image_quality import image_metrics, segmentation_metrics, ssim
 from msa_tf.metrics.language_modeling import (
     IGNORE_INDEX,
@@ -21,14 +30,21 @@ from msa_tf.metrics.sentiment import (
 )
 
 __all__ = [
+    "DETECTION_METRICS",
     "IGNORE_INDEX",
     "BigramModel",
+    "EqualErrorRate",
+    "FPRAtTPR",
     "PearsonCorrelation",
     "Perplexity",
     "SentimentAccuracy",
     "SentimentF1",
     "SentimentMAE",
     "TokenAccuracy",
+    "aggregate_scores",
+    "detection_metrics",
+    "equal_error_rate",
+    "fpr_at_tpr",
     "image_metrics",
     "language_modeling_metrics",
     "segmentation_metrics",

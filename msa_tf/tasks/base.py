@@ -82,6 +82,11 @@ class Task(abc.ABC):
         """The predictions of `model` on the `(inputs, targets)` `batches`, next to the
         targets; with `model=None`, the targets only."""
 
+    def example_info(self, split, count):
+        """Arrays that describe the `count` examples of `split` in dataset order (names,
+        ids), merged into the predictions before `metrics`; none by default."""
+        return {}
+
     @abc.abstractmethod
     def metrics(self, predictions):
         """`{metric: float}` of `predictions`; an undefined metric is NaN."""
@@ -98,6 +103,11 @@ class Task(abc.ABC):
     def plot(self, predictions, run_dir, title):
         """Writes the task's PNG plots of `predictions` into `run_dir`; returns their paths."""
         return []
+
+    def write_predictions(self, predictions, path):
+        """Writes one CSV row per example of `predictions` at `path` and returns `path`;
+        `None` (nothing written) for a task without a per-example table."""
+        return None
 
 
 def format_table(results, title):

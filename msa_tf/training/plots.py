@@ -12,6 +12,9 @@ import pathlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from msa_tf.metrics.detection import equal_error_rate
 
 PANEL_COLUMNS = 3
 # CSVLogger writes "NA" for a key that an epoch did not log.
@@ -313,6 +316,52 @@ def plot_score_distribution(scores, threshold, path, title=None):
     title = title or "Quality scores"
     figure.suptitle(title)
     return _save(figure, path, title)
+
+
+def plot_roc(labels, scores, path, title=None):
+    """Plots the ROC curve of deepfake detection scores as a PNG.
+
+    The curve is scikit-learn's `roc_curve` with the AUC in the legend; the equal error
+    rate of `msa_tf.metrics.equal_error_rate` is marked where FPR = FNR, with its
+    threshold; the dashed diagonal is chance. With one class only there is no curve, and
+    the plot says so (`equal_error_rate` warns).
+
+    Args:
+        labels: 0 (real) or 1 (fake) per sample, shape `(n,)` or `(n, 1)`.
+        scores: the probability that each sample is fake, in [0, 1], the same shape.
+        path: the PNG file to write; its folder is created.
+        title: the plot's title (a task puts its metrics there).
+
+    Returns the path as a `pathlib.Path`. Raises `ValueError` for bad labels or scores,
+    as `msa_tf.metrics.detection_metrics` does.
+
+    Example:
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "roc.png")
+    >>> plot_roc([0, 0, 0, 1, 1], [0.2, 0.4, 0.6, 0.6, 0.9], path).name
+    'roc.png'
+    """
+    eer, threshold = equal_error_rate(labels, scores)
+    labels = np.asarray(labels, dtype=float).ravel()
+    scores = np.asarray(scores, dtype=float).ravel()
+    figure = Figure(figsize=(5, 5), layout="constrained")
+    axis = figure.subplots()
+    axis.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1, label="chance")
+    if math.isnan(eer):
+        axis.text(0.5, 0.6, "one class only: no ROC curve", ha="center", va="center")
+    else:
+        fpr, tpr, _ = roc_curve(labels, scores)
+        axis.plot(fpr, tpr, color="tab:blue", label=f"ROC (AUC {roc_auc_score(labels, scores):.3f})")
+        axis.plot([eer], [1 - eer], "o", color="tab:red",
+                  label=f"EER {eer:.3f} (threshold {threshold:.3g})")
+    axis.set(xlabel="false positive rate (real called fake)",
+             ylabel="true positive rate (fake caught)", xlim=(-0.01, 1.01), ylim=(-0.01, 1.01),
+             aspect="equal")
+    axis.legend(loc="lower right")
+    fakes = int(labels.sum())
+    full_title = title or f"ROC curve ({fakes} fake, {labels.size - fakes} real)"
+    axis.set_title(full_title)
+    return _save(figure, path, full_title)
 
 
 def _save(figure, path, title):

@@ -15,6 +15,8 @@ test split and writes:
     <run>/model.keras       the trained model (best weights)
     <run>/metrics.json      test metrics of the model and of the task's baseline
                             (an undefined metric is null)
+    <run>/predictions.csv   one row per test example, for tasks that make one
+                            (deepfake detection)
     <run>/saved_model/      a SavedModel with a `serving_default` signature (fixed lengths)
     <run>/history.png       and the task's plots (sentiment: predictions.png)
     <run>/tensorboard/      TensorBoard logs
@@ -56,6 +58,7 @@ CONFIG = "config.yaml"
 SIGNATURE = "signature.json"
 MODEL = "model.keras"
 METRICS = "metrics.json"
+PREDICTIONS = "predictions.csv"
 EXPORT_PATHS = {"keras": MODEL, "saved_model": "saved_model", "tflite": "model.tflite"}
 
 
@@ -286,7 +289,7 @@ def _report(run_dir, experiment, outputs):
     """Evaluates the saved model on the test split; writes metrics, plots and exports."""
     config, task = experiment.config, experiment.task
     model = keras.saving.load_model(os.path.join(run_dir, MODEL), compile=False)
-    predictions = task.predict(model, experiment.batches("test", outputs))
+    predictions = _predictions(experiment, model, "test", outputs)
     results = {"model": task.metrics(predictions)}
     baseline = task.baseline(experiment.batches("train", outputs), predictions)
     if baseline is not None:
@@ -297,6 +300,7 @@ def _report(run_dir, experiment, outputs):
                **{column: _defined(metrics) for column, metrics in results.items()}}
     with open(os.path.join(run_dir, METRICS), "w") as handle:
         json.dump(summary, handle, indent=1)
+    task.write_predictions(predictions, os.path.join(run_dir, PREDICTIONS))
     print(task.report(results, f"Test metrics of {config.name} ({count} {task.unit})"))
     if config.output.plots:
         plots.plot_history(history, os.path.join(run_dir, "history.png"))
@@ -305,6 +309,12 @@ def _report(run_dir, experiment, outputs):
         export_model(model, run_dir, fmt, experiment.input_spec)
     print(f"Wrote {run_dir}")
     return results["model"]
+
+
+def _predictions(experiment, model, split, outputs):
+    """The task's predictions of `model` on `split`, with the task's `example_info`."""
+    predictions = experiment.task.predict(model, experiment.batches(split, outputs))
+    return {**predictions, **experiment.task.example_info(split, _count(predictions))}
 
 
 def _count(predictions):
@@ -347,31 +357,53 @@ def _load_run(run_dir, overrides=(), data_path=None):
         raise ConfigError(f"run_dir: {run_dir!r} holds no {MODEL}: the run did not finish")
     values = load_config(config_path).to_dict()
     if data_path is not None:
-        run_source = sources.source_class(values["data"]["source"])
-        kept = ("batch_size", "eval_batch_size", "pad_to")
-        values["data"] = {key: values["data"][key] for key in kept}
-        values["data"].update(source=_checked("data", run_source.source_for_path, data_path), path=data_path)
+        values["data"] = _data_for_path(values["data"], data_path)
     config = _checked(config_path, ExperimentConfig.from_dict, apply_overrides(values, overrides))
     model = keras.saving.load_model(os.path.join(run_dir, MODEL), compile=False)
     return config, model
 
 
-def evaluate_run(run_dir, split="test", overrides=(), data_path=None):
+def _data_for_path(data, path):
+    """The config's `data` section for the data at `path` instead: the run's batch sizes
+    and lengths, and the arguments that the run's source carries to the new one (e.g.
+    the clip decoding settings of an audio-visual run)."""
+    run_source = sources.source_class(data["source"])
+    name = _checked("data", run_source.source_for_path, path)
+    accepted = sources.source_arguments(name)
+    carried = {key: data[key] for key in getattr(run_source, "carried_arguments", ())
+               if key in data and key in accepted}
+    kept = {key: data[key] for key in ("batch_size", "eval_batch_size", "pad_to")}
+    return {**kept, **carried, "source": name, "path": path}
+
+
+def evaluate_run(run_dir, split="test", overrides=(), data_path=None, out=None):
     """Evaluates `<run_dir>/model.keras` on `split`; prints and returns the metrics.
 
-    `data_path` or `overrides` (`"data.key=value"`) change the data; the lengths stay
-    those of the run. `data_path` is data of the run's kind, read by the source that
-    `source_for_path` names: an MMSA feature file or a shards folder for a sentiment
-    run; JSONL, sequence shards or UTF-8 text for a language model.
+    `data_path` or `overrides` (`"data.key=value"`, `"task.key=value"`) change the data
+    or the scoring; the lengths stay those of the run. `data_path` is data of the run's
+    kind, read by the source that `source_for_path` names: an MMSA feature file or a
+    shards folder for a sentiment run; JSONL, sequence shards or UTF-8 text for a
+    language model; clip files or pre-extracted clips for a deepfake detector. With
+    `out`, the metrics (`metrics.json`), the task's per-example table
+    (`predictions.csv`) and its plots are written into that folder.
     """
     require_backend("The experiment runner", "tensorflow")
     _checked("split", check_choice, "split", split, sources.SPLITS)
     experiment, model = load_experiment(run_dir, overrides, data_path)
     outputs = experiment.model_outputs(model)
-    predictions = experiment.task.predict(model, experiment.batches(split, outputs))
-    metrics = experiment.task.metrics(predictions)
-    title = f"{split} metrics of {run_dir} ({_count(predictions)} {experiment.task.unit})"
-    print(experiment.task.report({"model": metrics}, title))
+    predictions = _predictions(experiment, model, split, outputs)
+    task = experiment.task
+    metrics = task.metrics(predictions)
+    title = f"{split} metrics of {run_dir} ({_count(predictions)} {task.unit})"
+    print(task.report({"model": metrics}, title))
+    if out is not None:
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, METRICS), "w") as handle:
+            json.dump({"split": split, "data": data_path, f"num_{task.unit}": _count(predictions),
+                       "model": _defined(metrics)}, handle, indent=1)
+        task.write_predictions(predictions, os.path.join(out, PREDICTIONS))
+        task.plot(predictions, out, title)
+        print(f"Wrote {out}")
     return metrics
 
 

@@ -10,6 +10,7 @@ from generators.sequence_analysis import analyze
 from msa_tf.training.plots import (
     plot_history,
     plot_predictions,
+    plot_roc,
     plot_sequence_analysis,
     read_history_csv,
 )
@@ -150,3 +151,34 @@ def test_sequence_analysis_plots_are_pngs(tmp_path, sequences):
     assert titles[1:] == [f"Sequence lengths ({len(sequences)} sequences)",
                           f"Sequence entropies ({non_empty} sequences)",
                           f"Sequence complexities ({non_empty} sequences)"]
+
+
+def test_roc_plot_is_a_png_with_its_title(tmp_path):
+    labels = np.repeat([0, 1], 50)
+    scores = np.clip(np.random.default_rng(0).normal(0.35 + 0.3 * labels, 0.2), 0, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        path = plot_roc(labels, scores, tmp_path / "plots" / "roc.png")
+    assert path == tmp_path / "plots" / "roc.png"
+    pixels, text = read_png(path)
+    assert pixels.shape == (500, 500, 4)
+    assert pixels[..., :3].std() > 0.05
+    assert text["Title"] == "ROC curve (50 fake, 50 real)"
+    # The EER point and its legend marker are the only tab:red pixels.
+    red = (np.abs(pixels[..., :3] - [0.839, 0.153, 0.157]) < 0.05).all(axis=-1)
+    assert red.sum() > 20
+
+
+def test_roc_plot_of_one_class_warns_and_draws_no_curve(tmp_path):
+    with pytest.warns(UserWarning, match="`eer` is undefined"):
+        pixels, text = read_png(plot_roc([1, 1, 1], [0.2, 0.9, 0.7], tmp_path / "roc.png",
+                                         title="test clips"))
+    assert pixels.shape == (500, 500, 4) and text["Title"] == "test clips"
+    red = (np.abs(pixels[..., :3] - [0.839, 0.153, 0.157]) < 0.05).all(axis=-1)
+    assert not red.any()
+
+
+def test_bad_roc_input_names_the_argument(tmp_path):
+    with pytest.raises(ValueError, match=r"`scores` must hold finite numbers in \[0, 1\]"):
+        plot_roc([0, 1], [0.5, 1.5], tmp_path / "roc.png")
+    assert not (tmp_path / "roc.png").exists()
