@@ -13,6 +13,8 @@ face), `"center"` (no detection), or any callable (e.g. a DNN detector). A clip 
 cropped with one square box, the median of the boxes found in its frames, enlarged by
 `face_margin`; a clip in which no frame has a face is centre-cropped (a square of the
 frame's shorter side), and `extract` says so, so that a report can count them.
+`face_region="mouth"` keeps the box's lower half, stretched to a square: the lips at
+twice the resolution, as lip-sync experts such as SyncNet read them.
 
 **Spectrogram.** librosa's mel power spectrogram (`n_fft`, `hop_length`, `n_mels`,
 centred frames: `mel_steps = round(clip_seconds * sample_rate) // hop_length + 1`),
@@ -41,6 +43,8 @@ from msa_tf.validation import (
 )
 
 FACE_DETECTORS = ("haar", "center")
+# What of the face box becomes the frames: all of it, or its lower half (lips).
+FACE_REGIONS = ("face", "mouth")
 # What `augment: true` means; a dict of some of these keys changes them.
 AUGMENT_DEFAULTS = {
     "flip": 0.5,             # probability of a horizontal flip
@@ -116,6 +120,7 @@ class ClipFeatures:
     n_mels: int = 64
     face_detector: object = "haar"
     face_margin: float = 0.25
+    face_region: str = "face"
     augment: object = None
 
     def __post_init__(self):
@@ -125,6 +130,7 @@ class ClipFeatures:
         check_choice("sampling", self.sampling, av_decode.SAMPLINGS)
         check_number("start_at", self.start_at, low=0)
         check_number("face_margin", self.face_margin, low=0, high=1)
+        check_choice("face_region", self.face_region, FACE_REGIONS)
         if not callable(self.face_detector):
             check_choice("face_detector", self.face_detector, FACE_DETECTORS)
         object.__setattr__(self, "augment", check_augment(self.augment))
@@ -167,7 +173,7 @@ class ClipFeatures:
         audio = av_decode.audio_window(audio, self.sample_rate, start, self.clip_seconds)
         box = face_box(frames, detector, self.face_margin)
         settings = self.augment if augment else None
-        faces = crop_faces(frames, box, self.face_size, rng, settings)
+        faces = crop_faces(frames, box, self.face_size, rng, settings, self.face_region)
         if settings is not None:
             audio = augment_audio(audio, self.sample_rate, rng, settings)
         return {"frames": faces, "mel": self.log_mel(audio)}, box is not None
@@ -204,9 +210,10 @@ def _centre_box(frames):
     return (width - side) // 2, (height - side) // 2, side
 
 
-def crop_faces(frames, box, size, rng, settings=None):
-    """The frames cut to `box` (the centre square when `None`) and resized to `size`,
-    augmented alike (module doc) when `settings` is given."""
+def crop_faces(frames, box, size, rng, settings=None, region="face"):
+    """The frames cut to `box` (the centre square when `None`), or to its lower half for
+    `region="mouth"`, and resized to `size` x `size`; augmented alike (module doc) when
+    `settings` is given."""
     left, top, side = box if box is not None else _centre_box(frames)
     flip = False
     if settings is not None:
@@ -214,7 +221,8 @@ def crop_faces(frames, box, size, rng, settings=None):
         left, top = left + int(rng.integers(0, cut + 1)), top + int(rng.integers(0, cut + 1))
         side -= cut
         flip = rng.random() < settings["flip"]
-    faces = np.stack([cv2.resize(frame[top:top + side, left:left + side], (size, size),
+    first_row = top + side // 2 if region == "mouth" else top
+    faces = np.stack([cv2.resize(frame[first_row:top + side, left:left + side], (size, size),
                                  interpolation=cv2.INTER_AREA) for frame in frames])
     if settings is None:
         return faces

@@ -76,7 +76,7 @@ def test_on_the_fly_and_pre_extracted_batches_are_the_same(clips, tmp_path):
     expected = [[row["label"]] for row in on_the_fly.clips("test")]
     np.testing.assert_array_equal(y1["label"].numpy(), expected)
     frames, mel = x1["frames"].numpy(), x1["mel"].numpy()
-    assert 0 <= frames.min() and frames.max() <= 1 and -1 <= mel.min() and mel.max() == 1
+    assert frames.min() >= 0 and frames.max() <= 1 and mel.min() >= -1 and mel.max() == 1
     report = pre.report
     assert report["clips"] == 12 and report["faces_found"] + report["centre_crops"] == 12
     assert report["faces_found"] >= 9  # the generator's faces are Haar-detectable
