@@ -197,7 +197,8 @@ def read_batches(path, split, batch_size, *, shuffle=False, seed=0, drop_remaind
         inputs = {"frames": tf.cast(frames, tf.float32) / 255.0, "mel": mel}
         return inputs, {name: tf.cast(parsed[name], tf.float32)[:, None] for name in LABELS}
 
-    examples = tf.data.TFRecordDataset(tf.constant(files, tf.string))
+    examples = tf.data.TFRecordDataset(tf.constant(files, tf.string)).apply(
+        tf.data.experimental.assert_cardinality(len(part["clips"])))
     if shuffle:
         examples = examples.shuffle(min(max(len(part["clips"]), 1), SHUFFLE_BUFFER), seed=int(seed),
                                     reshuffle_each_iteration=True)

@@ -13,14 +13,17 @@ id, labels), so that a task can aggregate clips per video and write predictions.
   With `preextracted=DIR`, the clips are decoded once into shards there
   (`msa_tf.data.av_shards`; reused when `DIR` holds the same clips and settings) and
   training reads them; without, clips are decoded on the fly by `workers` threads
-  (shuffled and augmented anew each epoch). Every clip is opened when the source is
-  made, so a bad file stops the run before training, not in the middle of an epoch;
-  `skip_bad_files=True` leaves it out and lists it in `report`. `debug=True` keeps
+  (shuffled and augmented anew each epoch). Every clip is opened when the clips are
+  first read, so a bad file stops the run before training, not in the middle of an
+  epoch; `skip_bad_files=True` leaves it out and lists it in `report` (and a clip that
+  still fails to decode in an epoch is replaced by the next one, with a warning). `debug=True` keeps
   the first 8 training and 4 validation and test clips, in order, without
-  augmentation.
+  augmentation. The clips are read (and pre-extracted) when first needed, not when the
+  source is made.
 - `av_shards(path)`: a folder written by `msa-tf preextract`.
 - `av_synthetic(path, generator={...}, ...)`: clips of `generators.av_clips` written
-  to `path` first (resumable: clips already there are kept), then read as `av_clips`.
+  to `path` when first needed (resumable: clips already there are kept), then read as
+  `av_clips`.
 """
 
 import concurrent.futures
@@ -126,26 +129,54 @@ class AVClipsSource(AVSource):
                  test_fraction=0.1, preextracted=None, copies=1, workers=4, debug=False, seed=0,
                  **features):
         self.features = ClipFeatures(**features)
+        self.layout, self.valid_fraction, self.test_fraction = layout, valid_fraction, test_fraction
         self.skip_bad_files = check_bool("skip_bad_files", skip_bad_files)
         self.debug = check_bool("debug", debug)
         self.workers = check_positive_int("workers", workers)
+        self.copies = check_positive_int("copies", copies)
         self.seed = check_int("seed", seed)
+        self.preextracted = None if preextracted is None else os.fspath(preextracted)
         self.path = self.origin = os.fspath(path)
-        found = read_clip_records(path, layout=layout, skip_bad_files=self.skip_bad_files,
-                                  valid_fraction=valid_fraction, test_fraction=test_fraction)
-        records = {split: [r for r in found.records if r.split == split] for split in SPLITS}
-        if self.debug:
-            records = {split: rows[:DEBUG_CLIPS[split]] for split, rows in records.items()}
-        skipped = [list(entry) for entry in found.skipped]
-        self.records = {split: self._usable(rows, skipped) for split, rows in records.items()}
         self.shapes = {"num_frames": self.features.num_frames, "face_size": self.features.face_size,
                        "mel_steps": self.features.mel_steps, "n_mels": self.features.n_mels}
-        self.split_clips = {split: [av_shards.clip_row(record) for record in rows]
-                            for split, rows in self.records.items()}
-        self.report = {"clips": sum(map(len, self.records.values())), "skipped": skipped}
-        self.shards = None
-        if preextracted is not None:
-            self.shards = self._preextracted(os.fspath(preextracted), check_positive_int("copies", copies))
+        self._prepared = None  # (records, report, shards), read when first needed
+
+    def _prepare(self):
+        """`(records, report, shards)`: the usable clips of each split, the report, and the
+        pre-extracted shards source (`None` on the fly); read (and pre-extracted) once."""
+        if self._prepared is None:
+            found = read_clip_records(self.path, layout=self.layout, skip_bad_files=self.skip_bad_files,
+                                      valid_fraction=self.valid_fraction, test_fraction=self.test_fraction)
+            records = {split: found.split(split) for split in SPLITS}
+            if self.debug:
+                records = {split: rows[:DEBUG_CLIPS[split]] for split, rows in records.items()}
+            skipped = [list(entry) for entry in found.skipped]
+            records = {split: self._usable(rows, skipped) for split, rows in records.items()}
+            report, shards = {"clips": sum(map(len, records.values())), "skipped": skipped}, None
+            if self.preextracted is not None:
+                shards = self._preextract(records, skipped)
+                report = shards.report
+            self._prepared = records, report, shards
+        return self._prepared
+
+    @property
+    def records(self):
+        """`{split: [ClipRecord]}` of the usable clips."""
+        return self._prepare()[0]
+
+    @property
+    def report(self):
+        """`{"clips", "skipped": [[path, reason]]}`, and when pre-extracted `faces_found`
+        and `centre_crops`."""
+        return self._prepare()[1]
+
+    @property
+    def split_clips(self):
+        shards = self._prepare()[2]
+        if shards is not None:
+            return shards.split_clips
+        return {split: [av_shards.clip_row(record) for record in rows]
+                for split, rows in self.records.items()}
 
     @classmethod
     def arguments(cls):
@@ -172,36 +203,34 @@ class AVClipsSource(AVSource):
             usable.append(record)
         return usable
 
-    def _preextracted(self, folder, copies):
-        """The shards source of `folder`, written first unless it holds these clips."""
-        if not self._up_to_date(folder, copies):
-            av_shards.preextract(self.records, self.features, folder, copies=copies, seed=self.seed,
+    def _preextract(self, records, skipped):
+        """The shards source of `preextracted`, written first unless it holds these clips."""
+        folder = self.preextracted
+        if not self._up_to_date(folder, records):
+            av_shards.preextract(records, self.features, folder, copies=self.copies, seed=self.seed,
                                  skip_bad_files=self.skip_bad_files, workers=self.workers,
-                                 progress=False, overwrite=True, skipped=self.report["skipped"])
-        shards = AVShardsSource(folder)
-        self.report = shards.report
-        return shards
+                                 progress=False, overwrite=True, skipped=skipped)
+        return AVShardsSource(folder)
 
-    def _up_to_date(self, folder, copies):
-        """Whether `folder` holds these clips pre-extracted with these settings."""
+    def _up_to_date(self, folder, records):
+        """Whether `folder` holds `records` pre-extracted with these settings."""
         if not _is_shards(folder):
             return False
         metadata = av_shards.read_metadata(folder)
-        wanted = {split: [av_shards.clip_row(r) for r in rows] for split, rows in self.records.items()}
-        return (metadata["features"] == self.features.settings() and metadata["copies"] == copies
+        wanted = {split: [av_shards.clip_row(r) for r in rows] for split, rows in records.items()}
+        return (metadata["features"] == self.features.settings() and metadata["copies"] == self.copies
                 and metadata["source_clips"] == wanted)
 
-    def clips(self, split):
-        return self.shards.clips(split) if self.shards is not None else super().clips(split)
-
     def _batches(self, split, batch_size, lengths, shuffle, seed, drop_remainder):
-        if self.shards is not None:
-            return self.shards._batches(split, batch_size, lengths, shuffle, seed, drop_remainder)
+        shards = self._prepare()[2]
+        if shards is not None:
+            return shards._batches(split, batch_size, lengths, shuffle, seed, drop_remainder)
         spec = self.input_spec()
         signature = ({name: tf.TensorSpec(shape, dtype) for name, (shape, dtype) in spec.items()},
                      {name: tf.TensorSpec((1,), tf.float32) for name in av_shards.LABELS})
         clips = tf.data.Dataset.from_generator(_ClipStream(self, split, shuffle and not self.debug, seed),
                                                output_signature=signature)
+        clips = clips.apply(tf.data.experimental.assert_cardinality(len(self.records[split])))
         return clips.batch(batch_size, drop_remainder=bool(drop_remainder)).prefetch(tf.data.AUTOTUNE)
 
 
@@ -223,20 +252,23 @@ class _ClipStream:
         detector = source.features.detector()
         split_index = SPLITS.index(self.split)
 
-        def decode(index):
-            rng = np.random.default_rng([source.seed, split_index, int(index), epoch])
-            try:
-                return source.features.extract(records[index], rng, detector, augment)[0], records[index]
-            except BadClipError as error:
-                if not source.skip_bad_files:
-                    raise
-                warnings.warn(f"skipped a bad clip: {error}", stacklevel=2)
-                return None, records[index]
+        def decode(position):
+            """The clip at `position` of the order, or with `skip_bad_files`, when it
+            fails (after the check when the source was read), the next one that does
+            not: the epoch keeps its length."""
+            for offset in range(len(order)):
+                index = int(order[(position + offset) % len(order)])
+                rng = np.random.default_rng([source.seed, split_index, index, epoch])
+                try:
+                    return source.features.extract(records[index], rng, detector, augment)[0], records[index]
+                except BadClipError as error:
+                    if not source.skip_bad_files:
+                        raise
+                    warnings.warn(f"a bad clip replaced by the next one: {error}", stacklevel=2)
+            raise BadClipError(f"no clip of the {self.split!r} split of {source.path!r} can be decoded")
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=source.workers) as pool:
-            for inputs, record in pool.map(decode, order):
-                if inputs is None:
-                    continue
+            for inputs, record in pool.map(decode, range(len(order))):
                 targets = {name: np.array([av_shards._label(getattr(record, name))], np.float32)
                            for name in av_shards.LABELS}
                 yield {"frames": inputs["frames"].astype(np.float32) / 255.0, "mel": inputs["mel"]}, targets
@@ -249,13 +281,23 @@ class AVSyntheticSource(AVClipsSource):
 
     def __init__(self, path, generator=None, **arguments):
         from generators.av_clips import AVClipGenerator
-        from generators.av_files import write_clips
 
         if generator is not None and not isinstance(generator, dict):
             raise ValueError(f"`generator` must be a dict of AVClipGenerator arguments; received "
                              f"generator={generator!r}")
-        write_clips(AVClipGenerator(**(generator or {})), path, progress=False)
+        self.generator = AVClipGenerator(**(generator or {}))
         super().__init__(path, layout="folder", **arguments)
+
+    def modality_labels(self):
+        """True: the generator labels the video and the audio of every clip."""
+        return True
+
+    def _prepare(self):
+        if self._prepared is None:
+            from generators.av_files import write_clips
+
+            write_clips(self.generator, self.path, progress=False)
+        return super()._prepare()
 
     @classmethod
     def arguments(cls):

@@ -82,11 +82,12 @@ def test_on_the_fly_and_pre_extracted_batches_are_the_same(clips, tmp_path):
     assert report["faces_found"] >= 9  # the generator's faces are Haar-detectable
     # A second source reuses the folder; other settings pre-extract it again.
     before = os.path.getmtime(tmp_path / "features" / "metadata.json")
-    get_source("av_clips", path=str(clips), preextracted=str(tmp_path / "features"), **FEATURES)
+    assert get_source("av_clips", path=str(clips), preextracted=str(tmp_path / "features"),
+                      **FEATURES).report == report
     assert os.path.getmtime(tmp_path / "features" / "metadata.json") == before
     again = get_source("av_clips", path=str(clips), preextracted=str(tmp_path / "features"),
                        **dict(FEATURES, n_mels=8))
-    assert again.input_spec()["mel"] == ((81, 8), "float32")
+    assert again.input_spec()["mel"] == ((81, 8), "float32") and again.report["clips"] == 12
     shards = get_source("av_shards", path=str(tmp_path / "features"))
     assert shards.model_arguments() == {"num_frames": 4, "face_size": 32, "mel_steps": 81, "n_mels": 8}
 
@@ -157,7 +158,7 @@ def broken_clips(clips, tmp_path):
 def test_bad_files_stop_before_training_or_are_skipped_and_listed(broken_clips, tmp_path):
     root, bad, train_records = broken_clips
     with pytest.raises(ValueError, match=r"train_0000[012]\.(mp4|wav)"):
-        get_source("av_clips", path=str(root), **FEATURES)
+        get_source("av_clips", path=str(root), **FEATURES).clips("train")
     source = get_source("av_clips", path=str(root), skip_bad_files=True, **FEATURES)
     skipped = {os.path.splitext(os.path.basename(path))[0]: reason
                for path, reason in source.report["skipped"]}
@@ -201,7 +202,8 @@ def test_debug_keeps_a_few_clips_in_order_and_synthetic_clips_are_written_once(t
                      for _ in range(2))
     np.testing.assert_array_equal(first, second)  # debug: no shuffling, no random windows
     before = os.path.getmtime(tmp_path / "clips" / "clips" / "train" / "train_00000.mp4")
-    get_source("av_synthetic", path=str(tmp_path / "clips"), generator=generator, **FEATURES)
+    again = get_source("av_synthetic", path=str(tmp_path / "clips"), generator=generator, **FEATURES)
+    assert len(again.clips("train")) == 10
     assert os.path.getmtime(tmp_path / "clips" / "clips" / "train" / "train_00000.mp4") == before
 
 

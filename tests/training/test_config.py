@@ -145,7 +145,7 @@ def test_there_is_a_config_per_model_and_data_source():
 
     expected = {"synthetic": domain_models("msa"), "mosi": domain_models("msa"),
                 "mosei": domain_models("msa"), "sequences": domain_models("sequence"),
-                "image_mask": domain_models("image")}
+                "image_mask": domain_models("image"), "deepfake": domain_models("deepfake")}
     for folder, names in expected.items():
         shipped = {os.path.basename(p)[:-5] for p in CONFIGS
                    if os.path.basename(os.path.dirname(p)) == folder}
