@@ -69,13 +69,14 @@ def video_info(path):
     return count, fps
 
 
-def read_frames(path, times):
+def read_frames(path, times, info=None):
     """The RGB uint8 frames `(len(times), height, width, 3)` shown at `times` (s).
 
     Frames are decoded in order (`grab` skips the ones not needed); a video that
-    ends early or is truncated raises `BadClipError`.
+    ends early or is truncated raises `BadClipError`. `info` is the video's
+    `video_info` where the caller has it.
     """
-    count, fps = video_info(path)
+    count, fps = info or video_info(path)
     wanted = np.minimum(np.floor(np.asarray(times) * fps).astype(int), count - 1)
     if len(np.unique(wanted)) < len(wanted):
         raise BadClipError(f"{os.fspath(path)!r}: {count} frames at {fps:g} fps are fewer than "

@@ -131,6 +131,17 @@ def test_audio_augmentation_scales_shifts_and_adds_noise_as_set():
     assert 19 < snr < 41
 
 
+def test_the_log_mel_is_librosas_scaled_to_plus_minus_one():
+    import librosa
+
+    audio = np.random.default_rng(0).standard_normal(12800).astype(np.float32)
+    features = ClipFeatures(**FEATURES)
+    power = librosa.feature.melspectrogram(y=audio, sr=16000, n_fft=512, hop_length=160, n_mels=16)
+    expected = librosa.power_to_db(power, ref=np.max, top_db=80.0).T / 40 + 1
+    np.testing.assert_allclose(features.log_mel(audio), expected, atol=1e-4)
+    assert features.log_mel(audio).shape == (features.mel_steps, 16)
+
+
 def test_bad_settings_name_the_argument():
     with pytest.raises(ValueError, match="sampling"):
         ClipFeatures(sampling="middle")
