@@ -59,3 +59,13 @@ def test_readme_image_mask_example_runs_and_samples_pairs(tmp_path):
     assert losses[-1] < losses[0]
     pairs = namespace["pairs"]
     assert pairs["image"].shape == (4, 32, 32, 1) and pairs["segmentation"].shape == (4, 32, 32)
+
+
+def test_readme_deepfake_example_runs_and_reports_the_forensics_metrics(tmp_path):
+    namespace = _run_readme_section("Audio-visual deepfake detection", tmp_path)
+    assert np.all(np.isfinite(namespace["history"].history["loss"]))
+    predictions, metrics = namespace["predictions"], namespace["metrics"]
+    scores = predictions["score"]
+    assert len(scores) == 8 and ((scores >= 0) & (scores <= 1)).all()
+    assert {"auc", "eer", "fpr_at_95_tpr", "video_label_auc", "audio_label_auc"} <= set(metrics)
+

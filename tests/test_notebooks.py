@@ -219,3 +219,49 @@ def test_image_mask_notebook_trains_synthesizes_and_scores(tmp_path, kernel_env)
     for name in IMAGE_MASK_PNGS:
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(_images(notebook)) == len(IMAGE_MASK_PNGS)
+
+
+AV_DEEPFAKE = ROOT / "notebooks" / "04_av_deepfake.ipynb"
+AV_DEEPFAKE_SMALL_PARAMETERS = """
+NUM_TRAIN = 16
+NUM_TEST = 12
+IMAGE_SIZE = 48
+DURATION = 0.8
+NUM_FRAMES = 4
+FACE_SIZE = 32
+N_MELS = 16
+EPOCHS = 1
+BATCH_SIZE = 8
+WIDTH = 16
+SEED = 0
+OUT_DIR = {out_dir!r}
+JIT_COMPILE = False
+"""
+
+
+def _test_auc(text):
+    return float(re.search(r"^test AUC (\S+), EER (\S+)", text, re.M).group(1))
+
+
+def test_av_deepfake_notebook_is_stored_executed_with_a_detector_that_finds_the_fakes():
+    notebook = _read_stored_executed(AV_DEEPFAKE)
+    assert len(_images(notebook)) == 3, "the clips, the ROC and the training curves"
+    text = _stream_text(notebook)
+    assert _test_auc(text) >= 0.9, "the stored run is the full-settings one"
+
+
+def test_av_deepfake_notebook_generates_trains_and_draws_the_roc(tmp_path, kernel_env):
+    notebook = nbformat.read(AV_DEEPFAKE, as_version=4)
+    _parameters_cell(notebook).source = AV_DEEPFAKE_SMALL_PARAMETERS.format(out_dir=str(tmp_path)).strip()
+    _execute(notebook)
+
+    text = _stream_text(notebook)
+    assert re.search(r"^\d+ clips pre-extracted; faces found in \d+", text, re.M), text
+    for metric in ("auc", "eer", "fpr_at_95_tpr"):
+        assert re.search(rf"^{metric}\s+[\d.]+\s+[\d.]+$", text, re.M), text
+    assert 0 <= _test_auc(text) <= 1
+    flagged = re.findall(r"^category (\w): (\d+) of (\d+) clips flagged", text, re.M)
+    assert sum(int(total) for _, _, total in flagged) == 12
+    for name in ("clips.png", "run/roc.png", "run/history.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(_images(notebook)) == 3

@@ -48,7 +48,7 @@ def _bytes_feature(array):
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=[array.tobytes()]))
 
 
-def _label(value):
+def stored_label(value):
     """A stored label: 0/1, or -1 where the data do not say."""
     return -1 if value is None else int(value)
 
@@ -57,7 +57,7 @@ def _example(inputs, record, index):
     features = {"frames": _bytes_feature(np.ascontiguousarray(inputs["frames"], np.uint8)),
                 "mel": _bytes_feature(np.ascontiguousarray(inputs["mel"], np.float32)),
                 "index": _int_feature(index)}
-    features.update({name: _int_feature(_label(getattr(record, name))) for name in LABELS})
+    features.update({name: _int_feature(stored_label(getattr(record, name))) for name in LABELS})
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 

@@ -269,7 +269,7 @@ class _ClipStream:
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=source.workers) as pool:
             for inputs, record in pool.map(decode, range(len(order))):
-                targets = {name: np.array([av_shards._label(getattr(record, name))], np.float32)
+                targets = {name: np.array([av_shards.stored_label(getattr(record, name))], np.float32)
                            for name in av_shards.LABELS}
                 yield {"frames": inputs["frames"].astype(np.float32) / 255.0, "mel": inputs["mel"]}, targets
 

@@ -12,6 +12,7 @@ import numpy as np
 from msa_tf import models
 from msa_tf.data import get_source
 from msa_tf.metrics.detection import detection_metrics
+from msa_tf.validation import constructor_arguments
 
 # The mouth (the lower half of the face box, 16 x 16) of 16 frames over one second, and
 # a 32-band log-mel spectrogram at 20 ms hops.
@@ -31,9 +32,9 @@ def clips(tmp_path_factory, name, fake_kinds, num_train, features):
 def test_auc(source, name, epochs, **arguments):
     """The test AUC of `name` trained for `epochs` on the source's training clips."""
     keras.utils.set_random_seed(0)
-    model = models.get(name, **{key: value for key, value in source.model_arguments().items()
-                                if key in models.model_class(name).__init__.__code__.co_varnames},
-                       **SMALL, **arguments)
+    accepted = constructor_arguments(models.model_class(name))
+    data = {key: value for key, value in source.model_arguments().items() if key in accepted}
+    model = models.get(name, **data, **SMALL, **arguments)
     model.compile(keras.optimizers.AdamW(2e-3), loss={"label": "binary_crossentropy"}, jit_compile=False)
     train = source.dataset("train", 16, shuffle=True).map(lambda x, y: (x, {"label": y["label"]})).cache()
     model.fit(train, epochs=epochs, verbose=0)
