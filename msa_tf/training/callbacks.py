@@ -91,6 +91,7 @@ def run_callbacks(run_dir, guard, *, monitor="val_loss", patience=None, best_sco
                   tensorboard=True):
     """The callbacks of a run writing to `run_dir`, in the order they must run.
 
+    `monitor` is minimised (a loss, or an error such as the EER), whatever its name.
     The guard runs first so that the backup sees a stopped run; the backup runs before
     the CSV log, so a logged epoch is always a backed-up one. `patience=None` never
     stops early; the best weights are restored at the end either way.
@@ -99,11 +100,11 @@ def run_callbacks(run_dir, guard, *, monitor="val_loss", patience=None, best_sco
         guard,
         GuardedBackup(os.path.join(run_dir, BACKUP), guard),
         keras.callbacks.ModelCheckpoint(
-            os.path.join(run_dir, CHECKPOINT), monitor=monitor, save_best_only=True,
+            os.path.join(run_dir, CHECKPOINT), monitor=monitor, mode="min", save_best_only=True,
             initial_value_threshold=best_score,
         ),
         keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=patience if patience is not None else 2**31,
+            monitor=monitor, mode="min", patience=patience if patience is not None else 2**31,
             restore_best_weights=True,
         ),
         keras.callbacks.CSVLogger(os.path.join(run_dir, HISTORY), append=True),

@@ -111,7 +111,8 @@ def plateau_callback(monitor="val_loss", factor=0.5, patience=2, min_learning_ra
     patience = check_int("patience", patience, low=0)
     min_learning_rate = check_number("min_learning_rate", min_learning_rate, low=0)
     return keras.callbacks.ReduceLROnPlateau(
-        monitor=monitor, factor=factor, patience=int(patience), min_lr=min_learning_rate, verbose=1
+        monitor=monitor, mode="min", factor=factor, patience=int(patience), min_lr=min_learning_rate,
+        verbose=1,
     )
 
 
