@@ -247,7 +247,11 @@ def test_av_deepfake_notebook_is_stored_executed_with_a_detector_that_finds_the_
     notebook = _read_stored_executed(AV_DEEPFAKE)
     assert len(_images(notebook)) == 3, "the clips, the ROC and the training curves"
     text = _stream_text(notebook)
-    assert _test_auc(text) >= 0.9, "the stored run is the full-settings one"
+    assert _test_auc(text) >= 0.8, "the stored run is the full-settings one"
+    flagged = {category: (int(found), int(total)) for category, found, total
+               in re.findall(r"^category (\w): (\d+) of (\d+) clips flagged", text, re.M)}
+    assert all(flagged[c][0] >= 0.9 * flagged[c][1] for c in "BCD"), flagged  # fake faces and voices
+    assert flagged["A"][0] <= 0.2 * flagged["A"][1], flagged  # few real clips flagged
 
 
 def test_av_deepfake_notebook_generates_trains_and_draws_the_roc(tmp_path, kernel_env):
