@@ -1,8 +1,9 @@
 """Audio-visual pipeline and detector speed: decode limit, on the fly, pre-extracted, training.
 
-Prints, in one run, on `--clips` synthetic clips (`generators.av_clips`, `--image-size`
-96, `--duration` 2 s at 25 fps, written as MP4 + WAV to a temporary folder, or the
-clips of `--data DIR`):
+Prints, in one run, on `--clips` synthetic clips (`generators.av_clips` at the size and
+duration of `--config`, configs/deepfake/av_detector.yaml: 64 x 64, 1 s at 25 fps;
+written as MP4 + WAV to a temporary folder), or the clips of `--data DIR`, decoded with
+that config's settings (16 frames of the lower face at 32 x 32, a 32-band log-mel):
 
 - the raw OpenCV decode rate: frames/s of `cv2.VideoCapture.read` over every frame of
   the same MP4s, one thread. Sampling `--num-frames` frames of a clip decodes the
@@ -12,9 +13,9 @@ clips of `--data DIR`):
   librosa log-mel, `--workers` threads) and pre-extracted (the `av_shards` source:
   TFRecord shards read by `tf.data`), each over two passes after a warm-up batch, with
   their ratio to the limit; and the time that pre-extraction took;
-- training clips/s of `av_detector` (16 frames of 48 x 48 faces, 64-band log-mel,
-  `small_cnn`, transformer, `cross_modal` fusion, width 64, modality heads: the
-  shipped config) from one batch held in memory, with GFLOP per step and MFU as
+- training clips/s of the config's model (`av_detector`: `small_cnn`, transformer,
+  `cross_modal` fusion, width 32, modality heads) from one batch held in memory, with
+  GFLOP per step and MFU as
   benchmarks/bench_models.py measures them (`time_fit`, float32 matmul peak);
   `--precision mixed_float16` on a GPU.
 
@@ -42,12 +43,13 @@ from in_memory import repeated  # noqa: E402
 from msa_tf import models  # noqa: E402
 from msa_tf.data import get_source  # noqa: E402
 from msa_tf.data.av_decode import frame_times, video_info  # noqa: E402
+from msa_tf.data.av_sources import FEATURE_ARGUMENTS  # noqa: E402
 from msa_tf.tasks import get_task  # noqa: E402
-from msa_tf.training.config import TrainingConfig  # noqa: E402
+from msa_tf.training.config import TrainingConfig, load_config  # noqa: E402
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-MODEL = dict(backbone="small_cnn", temporal="transformer", fusion="cross_modal", width=64, num_heads=4,
-             modality_heads=True)
+CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "deepfake",
+                      "av_detector.yaml")
 
 
 def decode_rate(paths):
@@ -79,11 +81,11 @@ def pipeline_rate(source, batch_size, passes=2):
     return clips / (time.perf_counter() - start)
 
 
-def training_rate(source, args):
-    """Clips/s, GFLOP per step and seconds of the warm-up of `av_detector`'s `fit`."""
+def training_rate(source, config, args):
+    """Clips/s, GFLOP per step and seconds of the warm-up of the config's model's `fit`."""
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
-    model = models.get("av_detector", **source.model_arguments(), **MODEL)
+    model = models.get(config.model.name, **source.model_arguments(), **config.model.arguments)
     batch = next(iter(source.dataset("train", args.batch_size, drop_remainder=True)))
     inputs, targets = batch
     outputs = sorted(model(inputs))
@@ -102,12 +104,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="a folder of clips (default: synthetic clips in a temporary folder)")
-    parser.add_argument("--clips", type=int, default=48, help="synthetic training clips")
-    parser.add_argument("--image-size", type=int, default=96)
-    parser.add_argument("--duration", type=float, default=2.0)
-    parser.add_argument("--num-frames", type=int, default=16)
-    parser.add_argument("--face-size", type=int, default=48)
-    parser.add_argument("--n-mels", type=int, default=64)
+    parser.add_argument("--config", default=CONFIG, help="a deepfake config (default: av_detector.yaml)")
+    parser.add_argument("--clips", type=int, default=64, help="synthetic training clips")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=5)
@@ -118,18 +116,20 @@ def main():
     parser.add_argument("--jit-compile", choices=tuple(JIT_CHOICES), default=default_jit)
     args = parser.parse_args()
     keras.mixed_precision.set_dtype_policy(args.precision)
+    config = load_config(args.config)
     work = tempfile.mkdtemp(prefix="bench_av_")
     data = args.data or os.path.join(work, "clips")
+    settings = config.data.arguments
     if args.data is None:
-        generator = AVClipGenerator(num_samples={"train": args.clips, "valid": 0, "test": 0},
-                                    image_size=args.image_size, duration=args.duration)
+        sizes = {key: settings["generator"][key] for key in ("image_size", "duration")}
+        generator = AVClipGenerator(num_samples={"train": args.clips, "valid": 0, "test": 0}, **sizes)
         write_clips(generator, data, progress=False)
-    features = dict(num_frames=args.num_frames, face_size=args.face_size, clip_seconds=args.duration,
-                    n_mels=args.n_mels, workers=args.workers)
+    features = {key: value for key, value in settings.items() if key in FEATURE_ARGUMENTS}
+    features["workers"] = args.workers
     on_the_fly = get_source("av_clips", path=data, valid_fraction=0.0, test_fraction=0.0, **features)
     paths = [row["file"] for row in on_the_fly.clips("train")]
     decoded = decode_rate(paths)
-    per_clip = frames_decoded_per_clip(paths[0], args.num_frames, args.duration)
+    per_clip = frames_decoded_per_clip(paths[0], features["num_frames"], features["clip_seconds"])
     limit = decoded / per_clip
     start = time.perf_counter()
     pre = get_source("av_clips", path=data, valid_fraction=0.0, test_fraction=0.0,
@@ -139,9 +139,9 @@ def main():
     rates = {"on the fly": pipeline_rate(on_the_fly, args.batch_size),
              "pre-extracted": pipeline_rate(pre, args.batch_size)}
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)"
-    print(f"{len(paths)} clips of {args.duration:g} s at {args.image_size}x{args.image_size}; "
-          f"{args.num_frames} frames of {args.face_size}x{args.face_size} faces and {args.n_mels} mel bands "
-          f"per clip; {device}")
+    print(f"{len(paths)} clips of {features['clip_seconds']:g} s; {features['num_frames']} frames of "
+          f"{features['face_size']}x{features['face_size']} ({features.get('face_region', 'face')}) and "
+          f"{features['n_mels']} mel bands per clip ({os.path.basename(args.config)}); {device}")
     print(f"OpenCV decode: {decoded:.0f} frames/s (one thread); {per_clip} frames decoded per clip -> "
           f"limit {limit:.1f} clips/s")
     for name, rate in rates.items():
@@ -149,9 +149,10 @@ def main():
     print(f"pre-extraction took {extraction:.1f} s ({len(paths) / extraction:.1f} clips/s, "
           f"{args.workers} workers; faces found in {pre.report['faces_found']} of {pre.report['clips']})")
     peak = matmul_flops_per_second(args.matmul_size)
-    result = training_rate(pre, args)
+    result = training_rate(pre, config, args)
     mfu = 100 * result["flops"] * result["steps_per_second"] / peak
-    print(f"training av_detector ({result['params']:,} params, batch {args.batch_size}, {args.precision}, "
+    print(f"training {config.model.name} ({result['params']:,} params, batch {args.batch_size}, "
+          f"{args.precision}, "
           f"jit_compile={result['jit_compile']}): {result['clips']:.1f} clips/s, "
           f"{result['flops'] / 1e9:.2f} GFLOP/step, MFU {mfu:.2f}% of {peak / 1e9:.1f} GFLOP/s "
           f"(warm-up {result['warm_up']:.0f} s)")
