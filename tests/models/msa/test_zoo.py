@@ -20,18 +20,25 @@ FIELDS = dict(text_dim=DIMS["text"], audio_dim=DIMS["audio"], vision_dim=DIMS["v
               min_length=3, max_length=LENGTH)
 
 
-def _fit_and_predict(name, interaction, epochs, num_samples=768, **fields):
-    keras.utils.set_random_seed(0)
+def _data(interaction, num_samples=768, **fields):
+    """`(train batches, test inputs, test targets)`: the generator's data is a function of its
+    arguments, so the models a test compares (or a module's tests) can share it."""
     generator = MultimodalGenerator(num_samples=num_samples, interaction=interaction,
                                     correlation_strength=0.9, **FIELDS, **fields)
     train = generator.dataset("train", 64, pad_to=LENGTH, drop_remainder=True).map(regression_only)
     test_inputs, test_targets = next(iter(generator.dataset("test", 512, pad_to=LENGTH)))
+    return train.cache(), test_inputs, test_targets["regression"].numpy()[:, 0]
+
+
+def _fit_and_predict(name, data, epochs):
+    train, test_inputs, truth = data
+    keras.utils.set_random_seed(0)
     model = models.get(name, **MODEL_ARGS[name])
     # Without XLA: its compile costs more than these few steps (the model checks cover it).
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss={"regression": "mse"}, jit_compile=False)
-    model.fit(train.cache(), epochs=epochs, verbose=0)
+    model.fit(train, epochs=epochs, verbose=0)
     prediction = model.predict(test_inputs, verbose=0)["regression"][:, 0]
-    return prediction, test_targets["regression"].numpy()[:, 0], model
+    return prediction, truth, model
 
 
 def test_registry_lists_the_zoo():
@@ -50,10 +57,15 @@ def test_summary_lists_every_layer_with_its_output_shape(batch, name):
     assert "Total params" in "".join(lines)
 
 
+@pytest.fixture(scope="module")
+def redundant_data():
+    return _data("redundant", missing_rate=0.2)
+
+
 @LEARNING
 @pytest.mark.parametrize("name", sorted(MODEL_ARGS))
-def test_beats_the_mean_predictor_on_redundant_data_with_missing_modalities(name):
-    prediction, truth, model = _fit_and_predict(name, "redundant", epochs=3, missing_rate=0.2)
+def test_beats_the_mean_predictor_on_redundant_data_with_missing_modalities(name, redundant_data):
+    prediction, truth, model = _fit_and_predict(name, redundant_data, epochs=3)
     assert np.all(np.isfinite(prediction))
     assert np.mean((prediction - truth) ** 2) < 0.6 * np.var(truth)
     steps_missing, _ = msa_batch(num_samples=16, missing="steps", missing_rate=0.5)
@@ -70,15 +82,15 @@ def test_fusion_models_beat_every_unimodal_model_on_synergy_data():
     With 512 examples and 3 epochs the fusion models reach r = 0.84 (msa_seqlevel) and
     0.73 (mult), the unimodal ones at most 0.05: far from the margin either way.
     """
-    correlation = {}
+    correlation, data = {}, _data("synergy", num_samples=512)
     for modality in ("text", "audio", "vision"):
         MODEL_ARGS["unimodal"]["modality"] = modality
-        prediction, truth, _ = _fit_and_predict("unimodal", "synergy", epochs=3, num_samples=512)
+        prediction, truth, _ = _fit_and_predict("unimodal", data, epochs=3)
         correlation[f"unimodal_{modality}"] = np.corrcoef(prediction, truth)[0, 1]
     MODEL_ARGS["unimodal"]["modality"] = "text"
     best_unimodal = max(correlation.values())
     for name in [n for n in ("msa_seqlevel", "mult") if n in MODEL_ARGS]:
-        prediction, truth, _ = _fit_and_predict(name, "synergy", epochs=3, num_samples=512)
+        prediction, truth, _ = _fit_and_predict(name, data, epochs=3)
         correlation[name] = np.corrcoef(prediction, truth)[0, 1]
         assert correlation[name] > best_unimodal + SYNERGY_MARGIN, correlation
 
