@@ -211,8 +211,8 @@ class FrameEncoder(keras.layers.Layer):
     `backbone_weights` is a local file to load into the backbone (the file that the
     same network's `save_weights` writes), read when the layer is built. (Keras adds
     the last step of `EfficientNetB0`'s ImageNet input scaling, about x2, only when it
-    builds the network with `weights="imagenet"`: a file of those weights sees inputs
-    at about half that scale until fine-tuning adapts to it.)
+    downloads ImageNet weights itself, which this layer never asks for: a local file of
+    those weights sees inputs at about half that scale until fine-tuning adapts to it.)
 
     Args:
         backbone: one of `"small_cnn"`, `"EfficientNetB0"`, `"ResNet50"`,

@@ -113,6 +113,7 @@ def test_a_keras_applications_backbone_builds_without_weights_and_loads_a_local_
         np.testing.assert_array_equal(read, saved)
     np.testing.assert_array_equal(features[1], features[0])
     assert loaded.get_config()["backbone_weights"] == str(path)
+    # A refusal: asking for downloaded weights is an error, never a download.
     with pytest.raises(ValueError, match=r"`backbone_weights` must be the path of a local weights file: "
                                          r"nothing is downloaded.*received backbone_weights='imagenet'"):
         VideoOnlyDetector(**dict(args, backbone_weights="imagenet"))
